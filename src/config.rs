@@ -1,0 +1,385 @@
+//! Typed settings, read once at start-up from the environment (and `.env`, loaded by the
+//! binary). Every variable is documented in `docs/configuration.md`; an invalid value
+//! stops start-up with a message naming the variable and the forms it accepts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use url::Url;
+
+use crate::crypto::MasterKey;
+use crate::db::DatabaseUrl;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}={value:?} is not valid: expected {expected}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub enum MasterKeySource {
+    Inline(MasterKey),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind_address: SocketAddr,
+    /// The address people and programs use to reach us; also the OAuth issuer.
+    pub public_url: Url,
+    pub database_url: DatabaseUrl,
+    pub database_pool_size: u32,
+    pub data_dir: PathBuf,
+    pub master_key: MasterKeySource,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub session_ttl_seconds: i64,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
+    pub trust_proxy_headers: bool,
+    pub login_throttle: ThrottleSettings,
+    pub oauth: OAuthSettings,
+    pub stripe: StripeSettings,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleSettings {
+    pub max_failures_per_account: i64,
+    pub max_failures_per_ip: i64,
+    pub window_seconds: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlgorithm {
+    EdDsa,
+    Es256,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    pub access_token_ttl_seconds: i64,
+    pub authorization_code_ttl_seconds: i64,
+    pub refresh_token_idle_ttl_seconds: i64,
+    pub refresh_token_absolute_ttl_seconds: i64,
+    pub signing_algorithm: SigningAlgorithm,
+    /// Failed client authentications allowed per client in the throttle window.
+    pub max_client_auth_failures: i64,
+    pub cleanup_interval_seconds: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    /// Where the REST API lives; `None` means Stripe's own (or the sandbox's when in sandbox mode).
+    pub api_base: Option<Url>,
+    /// Where Connect OAuth lives; `None` as above.
+    pub connect_base: Option<Url>,
+    pub api_version: String,
+    pub webhook_tolerance_seconds: i64,
+    pub request_timeout_seconds: u64,
+    pub max_retries: u32,
+    /// Where the sandbox emulator listens when no platform key is configured.
+    pub sandbox_address: SocketAddr,
+}
+
+pub const DEFAULT_STRIPE_API_VERSION: &str = "2026-10-28.endive";
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass a map instead of the environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let bind_address: SocketAddr = env.parse(
+            "BIND_ADDRESS",
+            "127.0.0.1:8000",
+            "an IP address and port, e.g. 127.0.0.1:8000",
+        )?;
+        let public_url = match env.get("PUBLIC_URL") {
+            Some(raw) => parse_base_url("PUBLIC_URL", &raw)?,
+            None => parse_base_url("BIND_ADDRESS", &format!("http://{bind_address}"))?,
+        };
+        let data_dir = PathBuf::from(env.get("DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = {
+            let raw = env.get("DATABASE_URL").unwrap_or_else(|| {
+                format!("sqlite://{}", data_dir.join("bridgekeeper.db").display())
+            });
+            DatabaseUrl::parse(&raw).map_err(|why| ConfigError {
+                variable: "DATABASE_URL",
+                value: raw.clone(),
+                expected: format!("sqlite://PATH or postgres://USER@HOST:PORT/DATABASE ({why})"),
+            })?
+        };
+        let master_key = match env.get("MASTER_KEY") {
+            Some(raw) => {
+                MasterKeySource::Inline(MasterKey::from_base64(&raw).map_err(|e| ConfigError {
+                    variable: "MASTER_KEY",
+                    value: "(hidden)".into(),
+                    expected: format!(
+                        "standard base64 of 32 random bytes, e.g. from `openssl rand -base64 32` ({e})"
+                    ),
+                })?)
+            }
+            None => MasterKeySource::File(
+                env.get("MASTER_KEY_FILE")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data_dir.join("master.key")),
+            ),
+        };
+        let log_format = match env.get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "LOG_FORMAT",
+                    value: other.into(),
+                    expected: "`text` or `json`".into(),
+                })
+            }
+        };
+        let signing_algorithm = match env.get("OAUTH_SIGNING_ALGORITHM").as_deref() {
+            None | Some("EdDSA") => SigningAlgorithm::EdDsa,
+            Some("ES256") => SigningAlgorithm::Es256,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "OAUTH_SIGNING_ALGORITHM",
+                    value: other.into(),
+                    expected: "`EdDSA` (Ed25519) or `ES256`".into(),
+                })
+            }
+        };
+        let optional_url = |name: &'static str| -> Result<Option<Url>, ConfigError> {
+            env.get(name)
+                .map(|raw| parse_base_url(name, &raw))
+                .transpose()
+        };
+        Ok(Self {
+            bind_address,
+            public_url,
+            database_url,
+            database_pool_size: env.number("DATABASE_POOL_SIZE", 8, 1, 512)?,
+            data_dir,
+            master_key,
+            log_format,
+            log_filter: env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
+            session_ttl_seconds: env.number("SESSION_TTL_SECONDS", 12 * 3600, 60, 90 * 86400)?,
+            trust_proxy_headers: env.boolean("TRUST_PROXY_HEADERS", false)?,
+            login_throttle: ThrottleSettings {
+                max_failures_per_account: env.number(
+                    "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                    5,
+                    1,
+                    1000,
+                )?,
+                max_failures_per_ip: env.number("LOGIN_MAX_FAILURES_PER_IP", 30, 1, 100_000)?,
+                window_seconds: env.number("LOGIN_THROTTLE_WINDOW_SECONDS", 900, 1, 86400)?,
+            },
+            oauth: OAuthSettings {
+                access_token_ttl_seconds: env.number(
+                    "OAUTH_ACCESS_TOKEN_TTL_SECONDS",
+                    900,
+                    30,
+                    86400,
+                )?,
+                authorization_code_ttl_seconds: env.number("OAUTH_CODE_TTL_SECONDS", 60, 5, 600)?,
+                refresh_token_idle_ttl_seconds: env.number(
+                    "OAUTH_REFRESH_IDLE_TTL_SECONDS",
+                    14 * 86400,
+                    60,
+                    365 * 86400,
+                )?,
+                refresh_token_absolute_ttl_seconds: env.number(
+                    "OAUTH_REFRESH_ABSOLUTE_TTL_SECONDS",
+                    90 * 86400,
+                    60,
+                    3 * 365 * 86400,
+                )?,
+                signing_algorithm,
+                max_client_auth_failures: env.number(
+                    "OAUTH_MAX_CLIENT_AUTH_FAILURES",
+                    10,
+                    1,
+                    10_000,
+                )?,
+                cleanup_interval_seconds: env.number(
+                    "OAUTH_CLEANUP_INTERVAL_SECONDS",
+                    300,
+                    1,
+                    86400,
+                )?,
+            },
+            stripe: StripeSettings {
+                api_base: optional_url("STRIPE_API_BASE")?,
+                connect_base: optional_url("STRIPE_CONNECT_BASE")?,
+                api_version: env
+                    .get("STRIPE_API_VERSION")
+                    .unwrap_or_else(|| DEFAULT_STRIPE_API_VERSION.into()),
+                webhook_tolerance_seconds: env.number(
+                    "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
+                    300,
+                    1,
+                    86400,
+                )?,
+                request_timeout_seconds: env.number("STRIPE_TIMEOUT_SECONDS", 20, 1, 300)?,
+                max_retries: env.number("STRIPE_MAX_RETRIES", 2, 0, 10)?,
+                sandbox_address: env.parse(
+                    "SANDBOX_STRIPE_ADDRESS",
+                    "127.0.0.1:8001",
+                    "an IP address and port, e.g. 127.0.0.1:8001 (port 0 picks a free one)",
+                )?,
+            },
+        })
+    }
+
+    /// Cookies get `Secure` when people reach us over https.
+    pub fn serves_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// The OAuth issuer identifier: the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+fn parse_base_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let bad = |why: &str| ConfigError {
+        variable,
+        value: raw.into(),
+        expected: format!("an absolute http(s) URL such as https://auth.example.com ({why})"),
+    };
+    let url = Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("scheme must be http or https"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("no query or fragment"));
+    }
+    Ok(url)
+}
+
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    /// A set, non-blank value.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: &str,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        let raw = self.get(name).unwrap_or_else(|| default.into());
+        raw.trim().parse().map_err(|_| ConfigError {
+            variable: name,
+            value: raw.clone(),
+            expected: expected.into(),
+        })
+    }
+
+    fn number<T>(&self, name: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        let expected = || format!("a whole number from {min} to {max}");
+        let value: T = raw.trim().parse().map_err(|_| ConfigError {
+            variable: name,
+            value: raw.clone(),
+            expected: expected(),
+        })?;
+        if value < min || value > max {
+            return Err(ConfigError {
+                variable: name,
+                value: raw,
+                expected: expected(),
+            });
+        }
+        Ok(value)
+    }
+
+    fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self
+            .get(name)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(ConfigError {
+                variable: name,
+                value: other.into(),
+                expected: "true or false".into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_run_on_sqlite_on_loopback() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert_eq!(s.bind_address.to_string(), "127.0.0.1:8000");
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::Sqlite("./data/bridgekeeper.db".into())
+        );
+        assert_eq!(s.issuer(), "http://127.0.0.1:8000");
+        assert!(!s.serves_https());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_the_accepted_forms() {
+        let err = settings(&[("DATABASE_URL", "mysql://x")]).expect_err("rejected");
+        assert_eq!(err.variable, "DATABASE_URL");
+        assert!(err.to_string().contains("postgres://"), "{err}");
+
+        let err = settings(&[("SESSION_TTL_SECONDS", "soon")]).expect_err("rejected");
+        assert_eq!(err.variable, "SESSION_TTL_SECONDS");
+        assert!(err.to_string().contains("whole number"), "{err}");
+
+        let err = settings(&[("PUBLIC_URL", "ftp://x")]).expect_err("rejected");
+        assert_eq!(err.variable, "PUBLIC_URL");
+
+        let err = settings(&[("MASTER_KEY", "secret-value")]).expect_err("rejected");
+        assert!(
+            !err.to_string().contains("secret-value"),
+            "a bad key is not echoed"
+        );
+    }
+
+    #[test]
+    fn public_url_sets_issuer_and_secure_cookies() {
+        let s = settings(&[("PUBLIC_URL", "https://auth.example.com/")]).expect("valid");
+        assert_eq!(s.issuer(), "https://auth.example.com");
+        assert!(s.serves_https());
+    }
+}

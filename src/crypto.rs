@@ -1,0 +1,322 @@
+//! Cryptographic building blocks, all from well-kept crates: sealing secrets at rest
+//! (XChaCha20-Poly1305), keyed hashing of high-entropy credentials (HMAC-SHA-256),
+//! key derivation (HKDF-SHA-256), random tokens and constant-time comparison.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("{0}")]
+    Key(String),
+    #[error("sealed value could not be opened (wrong server key or tampered data)")]
+    Open,
+}
+
+/// The server's master key. Every other key is derived from it with a purpose label, so
+/// one secret to back up opens everything and no two purposes share a key.
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(***)")
+    }
+}
+
+impl MasterKey {
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self(key)
+    }
+
+    /// From standard base64 of exactly 32 bytes.
+    pub fn from_base64(encoded: &str) -> Result<Self, CryptoError> {
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| CryptoError::Key("not valid base64".into()))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::Key("must decode to exactly 32 bytes".into()))?;
+        Ok(Self(key))
+    }
+
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.0)
+    }
+
+    /// Reads the key file, or creates it (mode 0600) with a fresh key when it is missing.
+    pub fn load_or_create(path: &Path) -> Result<Self, CryptoError> {
+        match std::fs::read_to_string(path) {
+            Ok(contents) => Self::from_base64(&contents).map_err(|e| {
+                CryptoError::Key(format!("key file {} is invalid: {e}", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = Self::generate();
+                write_private_file(path, key.to_base64().as_bytes()).map_err(|e| {
+                    CryptoError::Key(format!("cannot create key file {}: {e}", path.display()))
+                })?;
+                tracing::info!(path = %path.display(), "generated a new server key file");
+                Ok(key)
+            }
+            Err(e) => Err(CryptoError::Key(format!(
+                "cannot read key file {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// A 32-byte key for one purpose.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        self.derive_into(purpose, &mut out);
+        out
+    }
+
+    /// A 64-byte key for one purpose (cookie keys need 64).
+    pub fn derive_64(&self, purpose: &str) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        self.derive_into(purpose, &mut out);
+        out
+    }
+
+    fn derive_into(&self, purpose: &str, out: &mut [u8]) {
+        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"bridgekeeper/v1"), &self.0);
+        // Only fails for outputs longer than 255 * 32 bytes.
+        hk.expand(purpose.as_bytes(), out)
+            .unwrap_or_else(|_| unreachable!("HKDF output length is fixed and small"));
+    }
+}
+
+/// Creates a file readable only by its owner.
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Authenticated encryption for secrets at rest. The `context` (e.g. the table and
+/// column) is bound as associated data, so a sealed value cannot be moved to another
+/// column and still open.
+#[derive(Clone)]
+pub struct SecretBox {
+    cipher: XChaCha20Poly1305,
+}
+
+impl SecretBox {
+    const NONCE_LEN: usize = 24;
+
+    pub fn new(master: &MasterKey) -> Self {
+        let key = master.derive("secret-box");
+        Self {
+            cipher: XChaCha20Poly1305::new(&key.into()),
+        }
+    }
+
+    /// Returns nonce || ciphertext.
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; Self::NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: context.as_bytes(),
+                },
+            )
+            .unwrap_or_else(|_| unreachable!("XChaCha20-Poly1305 encryption cannot fail"));
+        let mut out = Vec::with_capacity(Self::NONCE_LEN + ciphertext.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        out
+    }
+
+    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if sealed.len() < Self::NONCE_LEN {
+            return Err(CryptoError::Open);
+        }
+        let (nonce, ciphertext) = sealed.split_at(Self::NONCE_LEN);
+        self.cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map_err(|_| CryptoError::Open)
+    }
+
+    pub fn open_string(&self, context: &str, sealed: &[u8]) -> Result<String, CryptoError> {
+        String::from_utf8(self.open(context, sealed)?).map_err(|_| CryptoError::Open)
+    }
+}
+
+/// HMAC-SHA-256 under a server key: the at-rest form of high-entropy credentials
+/// (tokens, codes, client secrets, state values). A leaked table cannot be checked
+/// against guesses without the key, and a lookup costs one fast hash, not a
+/// password hash.
+#[derive(Clone)]
+pub struct CredentialHasher {
+    key: [u8; 32],
+}
+
+impl CredentialHasher {
+    pub fn new(master: &MasterKey) -> Self {
+        Self {
+            key: master.derive("credential-hash"),
+        }
+    }
+
+    /// Lowercase hex digest, usable as an indexed lookup key.
+    pub fn hash(&self, credential: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(credential.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+}
+
+/// `n` random bytes from the OS, base64url without padding.
+pub fn random_token(n_bytes: usize) -> String {
+    let mut bytes = vec![0u8; n_bytes];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    out
+}
+
+/// `sk_test_…1234`: enough to recognise a secret, never enough to use it.
+pub fn mask_secret(secret: &str) -> String {
+    let prefix_len = secret
+        .rfind('_')
+        .map(|i| i + 1)
+        .filter(|&i| i <= 16)
+        .unwrap_or(0);
+    let chars: Vec<char> = secret.chars().collect();
+    let tail: String = if chars.len() >= prefix_len + 8 {
+        chars[chars.len() - 4..].iter().collect()
+    } else {
+        String::new()
+    };
+    format!("{}…{}", &secret[..prefix_len], tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secret_opens_only_in_its_context() {
+        let sb = SecretBox::new(&MasterKey::generate());
+        let sealed = sb.seal("stripe.secret_key", b"sk_test_123");
+        assert!(!sealed.windows(11).any(|w| w == b"sk_test_123"));
+        assert_eq!(
+            sb.open("stripe.secret_key", &sealed).expect("opens"),
+            b"sk_test_123"
+        );
+        assert!(sb.open("other.column", &sealed).is_err());
+    }
+
+    #[test]
+    fn sealed_secret_does_not_open_under_another_key() {
+        let sealed = SecretBox::new(&MasterKey::generate()).seal("c", b"x");
+        assert!(SecretBox::new(&MasterKey::generate())
+            .open("c", &sealed)
+            .is_err());
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose() {
+        let master = MasterKey::generate();
+        assert_ne!(master.derive("a"), master.derive("b"));
+        assert_eq!(master.derive("a"), master.derive("a"));
+    }
+
+    #[test]
+    fn master_key_round_trips_through_base64() {
+        let key = MasterKey::generate();
+        let again = MasterKey::from_base64(&key.to_base64()).expect("valid");
+        assert_eq!(key.derive("x"), again.derive("x"));
+        assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
+    }
+
+    #[test]
+    fn key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub/master.key");
+        let first = MasterKey::load_or_create(&path).expect("created");
+        let second = MasterKey::load_or_create(&path).expect("read back");
+        assert_eq!(first.derive("x"), second.derive("x"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn random_tokens_carry_the_requested_entropy() {
+        let token = random_token(32);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&token).expect("b64").len(), 32);
+        assert_ne!(token, random_token(32));
+    }
+
+    #[test]
+    fn masked_secret_keeps_prefix_and_last_four() {
+        assert_eq!(mask_secret("sk_test_abcdefghijklmnop1234"), "sk_test_…1234");
+        assert_eq!(mask_secret("whsec_abcdefghijkl9876"), "whsec_…9876");
+        assert_eq!(mask_secret("sk_test_ab"), "sk_test_…");
+    }
+
+    #[test]
+    fn credential_hash_is_keyed() {
+        let a = CredentialHasher::new(&MasterKey::generate());
+        let b = CredentialHasher::new(&MasterKey::generate());
+        assert_eq!(a.hash("t"), a.hash("t"));
+        assert_ne!(a.hash("t"), b.hash("t"));
+        assert_eq!(a.hash("t").len(), 64);
+    }
+}

@@ -1,0 +1,51 @@
+use diesel::prelude::*;
+
+use super::schema::audit_events;
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub occurred_at: i64,
+    pub actor_user_id: Option<i64>,
+    pub actor_label: Option<String>,
+    pub ip: Option<String>,
+    pub action: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct NewAuditEvent<'a> {
+    pub occurred_at: i64,
+    pub actor_user_id: Option<i64>,
+    pub actor_label: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub action: &'a str,
+    pub detail: &'a str,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewAuditEvent<'_>) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values(new)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Newest first; `before_id` pages backwards.
+pub fn list(
+    conn: &mut DbConnection,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    let mut query = audit_events::table
+        .select(AuditEvent::as_select())
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(before) = before_id {
+        query = query.filter(audit_events::id.lt(before));
+    }
+    query.load(conn)
+}

@@ -1,0 +1,65 @@
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub business_name: String,
+    pub is_admin: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub business_name: &'a str,
+    pub is_admin: bool,
+    pub created_at: i64,
+}
+
+/// Inserts and returns the stored row (looked up by its unique email, which works the
+/// same on both backends).
+pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<User> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .execute(conn)?;
+    find_by_email(conn, new.email)?.ok_or(diesel::result::Error::NotFound)
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn any_admin(conn: &mut DbConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::is_admin.eq(true)),
+    ))
+    .get_result(conn)
+}
+
+pub fn list(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::id.desc())
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)
+}

@@ -1,0 +1,1 @@
+//! The sandbox: a Stripe emulator that speaks Stripe's wire format on loopback.

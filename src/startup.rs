@@ -1,0 +1,170 @@
+//! Wiring: settings in, a running server out. Tests start exactly this (on port 0).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Compress};
+use actix_web::{App, HttpServer};
+
+use crate::audit::AuditLog;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{MasterKeySource, Settings};
+use crate::crypto::{CredentialHasher, CryptoError, MasterKey, SecretBox};
+use crate::db::{Database, DbError};
+use crate::events::EventBus;
+use crate::stripe::platform_settings;
+use crate::web::{self, AppState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Key(#[from] CryptoError),
+    #[error("database {url}: {source}")]
+    Database { url: String, source: DbError },
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Loads the master key from settings (inline or key file).
+pub fn load_master_key(settings: &Settings) -> Result<MasterKey, StartupError> {
+    Ok(match &settings.master_key {
+        MasterKeySource::Inline(key) => key.clone(),
+        MasterKeySource::File(path) => MasterKey::load_or_create(path)?,
+    })
+}
+
+/// The event bus with every subscriber the service runs.
+pub fn event_bus() -> EventBus {
+    EventBus::new().subscribe(AuditLog)
+}
+
+/// Connects (and migrates) the database named in the settings.
+pub fn open_database(settings: &Settings) -> Result<Database, StartupError> {
+    Database::connect(
+        &settings.database_url,
+        settings.database_pool_size,
+        event_bus(),
+    )
+    .map_err(|source| StartupError::Database {
+        url: settings.database_url.to_string(),
+        source,
+    })
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: SharedClock,
+    ) -> Result<Self, StartupError> {
+        let master_key = load_master_key(&settings)?;
+        let db_settings = settings.clone();
+        let db = tokio::task::spawn_blocking(move || open_database(&db_settings))
+            .await
+            .map_err(|e| StartupError::Other(e.to_string()))??;
+        let secret_box = SecretBox::new(&master_key);
+        let sandbox = platform_settings::credentials(&db, &secret_box)
+            .await
+            .map_err(|e| StartupError::Other(e.to_string()))?
+            .is_none();
+
+        let listener =
+            TcpListener::bind(settings.bind_address).map_err(|source| StartupError::Bind {
+                address: settings.bind_address.to_string(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Other(e.to_string()))?
+            .port();
+
+        let mut settings = settings;
+        if settings.public_url.port() == Some(0) {
+            // PUBLIC_URL was derived from a port-0 BIND_ADDRESS: name the real port.
+            let _ = settings.public_url.set_port(Some(port));
+        }
+        let state = AppState {
+            db,
+            clock,
+            credential_hasher: CredentialHasher::new(&master_key),
+            secret_box,
+            settings: Arc::new(settings),
+            sandbox,
+        };
+        let server = run(listener, state.clone(), &master_key)?;
+        Ok(Self {
+            server,
+            port,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(
+    listener: TcpListener,
+    state: AppState,
+    master_key: &MasterKey,
+) -> Result<Server, StartupError> {
+    let cookie_key = Key::from(&master_key.derive_64("session-cookie"));
+    let secure_cookies = state.settings.serves_https();
+    let session_ttl = state.settings.session_ttl_seconds;
+    let data = actix_web::web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let sessions =
+            SessionMiddleware::builder(CookieSessionStore::default(), cookie_key.clone())
+                .cookie_name("bk_session".into())
+                .cookie_content_security(CookieContentSecurity::Private)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_secure(secure_cookies)
+                .session_lifecycle(
+                    PersistentSession::default().session_ttl(CookieDuration::seconds(session_ttl)),
+                )
+                .build();
+        App::new()
+            .app_data(data.clone())
+            .wrap(sessions)
+            .wrap(web::middleware::security_headers())
+            .wrap(Compress::default())
+            .wrap(from_fn(web::middleware::log_requests))
+            .configure(web::configure)
+            .default_service(actix_web::web::to(web::middleware::not_found))
+    })
+    .shutdown_timeout(10)
+    .listen(listener)
+    .map_err(|e| StartupError::Other(e.to_string()))?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,170 @@
+//! Errors of the HTTP layer. Which type belongs where:
+//! - [`PageError`]: pages for people; renders a readable HTML page (or a redirect to
+//!   the login page) and never shows internals.
+//! - JSON APIs (`/api/`, `/o/`) have their own error types next to their handlers, in
+//!   the shapes their RFCs and our API contract fix.
+//!
+//! Domain errors convert into these with `From`, so handlers can use `?`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::accounts::AccountError;
+use crate::db::DbError;
+use crate::stripe::platform_settings::SettingsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("login required")]
+    LoginRequired { next: String },
+    #[error("the form was stale or not sent from this site")]
+    CsrfRejected,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("too many attempts")]
+    TooManyRequests { retry_after_seconds: i64 },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl PageError {
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        PageError::Internal(cause.to_string())
+    }
+
+    fn title_and_message(&self) -> (&'static str, String) {
+        match self {
+            PageError::NotFound => ("Page not found", "There is nothing at this address.".into()),
+            PageError::Forbidden => (
+                "Not allowed",
+                "Your account may not open this page. Admin pages need an admin account.".into(),
+            ),
+            PageError::LoginRequired { .. } => ("Log in", "Please log in first.".into()),
+            PageError::CsrfRejected => (
+                "Form expired",
+                "This form was stale or did not come from this site. Go back, reload the page and submit it again.".into(),
+            ),
+            PageError::BadRequest(message) => ("Bad request", message.clone()),
+            PageError::TooManyRequests { retry_after_seconds } => (
+                "Too many attempts",
+                format!("Please wait {} and try again.", describe_wait(*retry_after_seconds)),
+            ),
+            PageError::Internal(_) => (
+                "Something went wrong",
+                "The server could not finish this request. It has been logged; please try again.".into(),
+            ),
+        }
+    }
+}
+
+pub fn describe_wait(seconds: i64) -> String {
+    if seconds <= 90 {
+        format!("{seconds} seconds")
+    } else {
+        format!("{} minutes", (seconds + 59) / 60)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub layout: crate::web::pages::Layout,
+    pub title: &'static str,
+    pub message: String,
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::Forbidden | PageError::CsrfRejected => StatusCode::FORBIDDEN,
+            PageError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PageError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let PageError::LoginRequired { next } = self {
+            let location = format!("/login?next={}", urlencode(next));
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish();
+        }
+        if let PageError::Internal(cause) = self {
+            // The cause is logged once, here; the page says nothing about it.
+            tracing::error!(%cause, "request failed");
+        }
+        let (title, message) = self.title_and_message();
+        let page = ErrorPage {
+            layout: crate::web::pages::Layout::bare(),
+            title,
+            message,
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if let PageError::TooManyRequests {
+            retry_after_seconds,
+        } = self
+        {
+            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        }
+        match page.render() {
+            Ok(body) => response.content_type("text/html; charset=utf-8").body(body),
+            Err(_) => response
+                .content_type("text/plain; charset=utf-8")
+                .body(message_text(title)),
+        }
+    }
+}
+
+fn message_text(title: &str) -> String {
+    format!("{title}\n")
+}
+
+pub fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+impl From<DbError> for PageError {
+    fn from(e: DbError) -> Self {
+        PageError::internal(e)
+    }
+}
+
+impl From<askama::Error> for PageError {
+    fn from(e: askama::Error) -> Self {
+        PageError::internal(format!("template: {e}"))
+    }
+}
+
+impl From<AccountError> for PageError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(invalid) => PageError::BadRequest(invalid.to_string()),
+            AccountError::Throttled {
+                retry_after_seconds,
+            } => PageError::TooManyRequests {
+                retry_after_seconds,
+            },
+            AccountError::EmailTaken | AccountError::WrongCredentials => {
+                PageError::BadRequest(e.to_string())
+            }
+            AccountError::Db(e) => PageError::internal(e),
+        }
+    }
+}
+
+impl From<SettingsError> for PageError {
+    fn from(e: SettingsError) -> Self {
+        match e {
+            SettingsError::Invalid(invalid) => PageError::BadRequest(invalid.to_string()),
+            other => PageError::internal(other),
+        }
+    }
+}

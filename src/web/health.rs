@@ -1,0 +1,23 @@
+use actix_web::{get, web, HttpResponse};
+
+use crate::web::AppState;
+
+/// The process is up.
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// The process can reach its database.
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            HttpResponse::ServiceUnavailable().json(
+                serde_json::json!({"status": "unavailable", "reason": "database unreachable"}),
+            )
+        }
+    }
+}

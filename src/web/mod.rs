@@ -1,0 +1,21 @@
+//! The HTTP layer: thin handlers that parse requests, call the domain modules and turn
+//! their answers (and errors) into pages or JSON. No business rule lives here.
+
+pub mod error;
+pub mod health;
+pub mod middleware;
+pub mod pages;
+pub mod session;
+pub mod state;
+
+use actix_web::web;
+
+pub use state::AppState;
+
+/// Every route of the service.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(pages::static_css);
+    pages::configure(cfg);
+}

@@ -1,0 +1,115 @@
+//! The business dashboard's tabs. Each later feature fills its tab; until then a tab
+//! says what will be there.
+
+use actix_session::Session;
+use actix_web::{get, web, HttpResponse};
+use askama::Template;
+
+use crate::web::error::PageError;
+use crate::web::pages::{render, see_other, Layout};
+use crate::web::session::CurrentUser;
+use crate::web::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(dashboard_root)
+        .service(oauth_tab)
+        .service(connect_tab)
+        .service(customers_tab)
+        .service(api_tab);
+}
+
+#[derive(Template)]
+#[template(path = "dashboard_tab.html")]
+struct DashboardTabPage {
+    layout: Layout,
+    heading: &'static str,
+    empty_state: &'static str,
+}
+
+#[get("/dashboard/")]
+async fn dashboard_root(_user: CurrentUser) -> HttpResponse {
+    see_other("/dashboard/oauth/")
+}
+
+async fn tab(
+    state: &AppState,
+    session: &Session,
+    user: CurrentUser,
+    tab: &'static str,
+    heading: &'static str,
+    empty_state: &'static str,
+) -> Result<HttpResponse, PageError> {
+    render(&DashboardTabPage {
+        layout: Layout::new(state, session, Some(user.0), tab)?,
+        heading,
+        empty_state,
+    })
+}
+
+#[get("/dashboard/oauth/")]
+async fn oauth_tab(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+) -> Result<HttpResponse, PageError> {
+    tab(
+        &state,
+        &session,
+        user,
+        "oauth",
+        "OAuth clients",
+        "No OAuth clients yet. Your registered applications (single-page apps and back ends), their redirect URIs and scopes, and the applications you have authorized will be listed here.",
+    )
+    .await
+}
+
+#[get("/dashboard/connect/")]
+async fn connect_tab(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+) -> Result<HttpResponse, PageError> {
+    tab(
+        &state,
+        &session,
+        user,
+        "connect",
+        "Stripe Connect",
+        "Not connected. Connecting your Stripe account lets bridgekeeper read your customers' subscriptions and open billing-portal sessions on your behalf; the connection will be shown here.",
+    )
+    .await
+}
+
+#[get("/dashboard/customers/")]
+async fn customers_tab(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+) -> Result<HttpResponse, PageError> {
+    tab(
+        &state,
+        &session,
+        user,
+        "customers",
+        "Customers",
+        "No customers recorded yet. Customers your applications register through /api/customers/ will be listed here with their subscription status and next renewal.",
+    )
+    .await
+}
+
+#[get("/dashboard/api/")]
+async fn api_tab(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+) -> Result<HttpResponse, PageError> {
+    tab(
+        &state,
+        &session,
+        user,
+        "api",
+        "API",
+        "The browsable API will be here: every endpoint under /api/ with its description, which you can try with your logged-in session.",
+    )
+    .await
+}

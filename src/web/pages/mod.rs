@@ -1,0 +1,80 @@
+//! Server-rendered pages for people.
+
+mod admin;
+mod auth;
+mod dashboard;
+
+use actix_session::Session;
+use actix_web::{get, http::header, web, HttpResponse};
+use askama::Template;
+
+use crate::accounts::User;
+use crate::web::error::PageError;
+use crate::web::session::{csrf_token, take_flashes, Flash};
+use crate::web::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    auth::configure(cfg);
+    dashboard::configure(cfg);
+    admin::configure(cfg);
+}
+
+/// What the base layout needs on every page.
+pub struct Layout {
+    pub user: Option<User>,
+    pub tab: &'static str,
+    pub csrf_token: String,
+    pub flashes: Vec<Flash>,
+    pub sandbox: bool,
+}
+
+impl Layout {
+    /// For pages of the dashboard or the login flow.
+    pub fn new(
+        state: &AppState,
+        session: &Session,
+        user: Option<User>,
+        tab: &'static str,
+    ) -> Result<Self, PageError> {
+        Ok(Self {
+            user,
+            tab,
+            csrf_token: csrf_token(session)?,
+            flashes: take_flashes(session),
+            sandbox: state.sandbox,
+        })
+    }
+
+    /// For error pages, which must render even when the session cannot be read.
+    pub fn bare() -> Self {
+        Self {
+            user: None,
+            tab: "",
+            csrf_token: String::new(),
+            flashes: Vec::new(),
+            sandbox: false,
+        }
+    }
+}
+
+/// Renders a template as an HTML response.
+pub fn render(template: &impl Template) -> Result<HttpResponse, PageError> {
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(template.render()?))
+}
+
+/// The 303 a form POST answers with (never 307, which would repeat the POST).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+#[get("/static/app.css")]
+pub async fn static_css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../../static/app.css"))
+}

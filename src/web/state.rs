@@ -1,0 +1,24 @@
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::crypto::{CredentialHasher, SecretBox};
+use crate::db::Database;
+
+/// What every handler can reach. Cloned per worker; everything inside is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+    pub secret_box: SecretBox,
+    pub credential_hasher: CredentialHasher,
+    /// True while no platform Stripe key is configured and the emulator stands in.
+    pub sandbox: bool,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,133 @@
+use std::process::Command;
+
+use reqwest::StatusCode;
+
+use crate::support::{TestApp, TestDatabase, PASSWORD};
+
+fn bridgekeeper() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bridgekeeper"));
+    // Only what a test sets: no developer .env, no inherited DATABASE_URL.
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = TestApp::spawn().await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(body["status"], "ready");
+}
+
+#[test]
+fn a_bad_database_url_stops_startup_with_exit_code_2_and_says_how_to_fix_it() {
+    let output = bridgekeeper()
+        .env("DATABASE_URL", "mysql://root@localhost/db")
+        .output()
+        .expect("run binary");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(stderr.contains("postgres://"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_database_stops_startup_with_exit_code_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = bridgekeeper()
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")
+        .env("DATA_DIR", dir.path())
+        .env("BIND_ADDRESS", "127.0.0.1:0")
+        .output()
+        .expect("run binary");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Check DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn an_invalid_setting_names_the_variable_and_exits_2() {
+    let output = bridgekeeper()
+        .env("LOGIN_MAX_FAILURES_PER_ACCOUNT", "many")
+        .output()
+        .expect("run binary");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("LOGIN_MAX_FAILURES_PER_ACCOUNT"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("whole number"), "{stderr}");
+}
+
+#[tokio::test]
+async fn admin_and_user_accounts_can_be_created_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDatabase::create(dir.path()).await;
+    let run = |args: &[&str]| {
+        bridgekeeper()
+            .args(args)
+            .env("DATABASE_URL", db.url())
+            .env("DATA_DIR", dir.path())
+            .env("BRIDGEKEEPER_PASSWORD", PASSWORD)
+            .output()
+            .expect("run binary")
+    };
+    let output = run(&["admin", "create", "--email", "Root@Platform.test"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created admin root@platform.test"));
+
+    let output = run(&[
+        "user",
+        "create",
+        "--email",
+        "owner@acme.test",
+        "--business-name",
+        "Acme",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let output = run(&[
+        "user",
+        "create",
+        "--email",
+        "owner@acme.test",
+        "--business-name",
+        "Acme",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already exists"));
+
+    let output = run(&["user", "create", "--email", "x@acme.test"]);
+    assert_eq!(output.status.code(), Some(2), "a business needs a name");
+    let output = run(&["migrate"]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("up to date"));
+}
+
+#[test]
+fn without_a_password_or_terminal_the_cli_says_how_to_pass_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = bridgekeeper()
+        .args(["admin", "create", "--email", "root@platform.test"])
+        .env("DATA_DIR", dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run binary");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("BRIDGEKEEPER_PASSWORD"));
+}

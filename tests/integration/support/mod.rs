@@ -1,0 +1,202 @@
+//! The test application: the real server on a random port with a database of its own
+//! (a temp-file SQLite, or a fresh PostgreSQL database when TEST_DATABASE_URL is set).
+
+pub mod browser;
+mod database;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bridgekeeper::accounts::{self, BusinessName, Email, NewAccount, NewPassword, User};
+use bridgekeeper::clock::ManualClock;
+use bridgekeeper::config::Settings;
+use bridgekeeper::crypto::MasterKey;
+use bridgekeeper::events::Actor;
+use bridgekeeper::startup::Application;
+use bridgekeeper::web::AppState;
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+
+pub use database::TestDatabase;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub address: String,
+    pub state: AppState,
+    pub clock: ManualClock,
+    /// A browser-like client: keeps cookies, does not follow redirects.
+    pub client: reqwest::Client,
+    _db: TestDatabase,
+    _data_dir: tempfile::TempDir,
+}
+
+pub struct TestAppBuilder {
+    env: HashMap<String, String>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::builder().spawn().await
+    }
+
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            env: HashMap::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Another cookie jar: a second person at another browser.
+    pub fn new_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// GETs `form_page` and returns its CSRF token (which also starts the session).
+    pub async fn csrf_token(&self, form_page: &str) -> String {
+        csrf_token_in(&self.get(form_page).await.text().await.expect("body"))
+    }
+
+    /// POSTs a form with the session's CSRF token added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf_token_for_session().await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.client
+            .post(self.url(path))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// The CSRF token of the current session (from a page every session can open).
+    pub async fn csrf_token_for_session(&self) -> String {
+        self.csrf_token("/login").await
+    }
+
+    pub async fn sign_up(&self, business: &str, email: &str, password: &str) -> reqwest::Response {
+        self.post_form(
+            "/signup",
+            &[
+                ("business_name", business),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    pub async fn log_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_form("/login", &[("email", email), ("password", password)])
+            .await
+    }
+
+    /// Creates an account through the same use case the CLI calls.
+    pub async fn create_account(&self, email: &str, is_admin: bool) -> User {
+        accounts::create_account(
+            &self.state.db,
+            self.state.clock.as_ref(),
+            NewAccount {
+                email: Email::parse(email).expect("email"),
+                password: NewPassword::parse(PASSWORD).expect("password"),
+                business_name: BusinessName::parse("Acme Inc").expect("name"),
+                is_admin,
+            },
+            Actor::system("test"),
+        )
+        .await
+        .expect("account created")
+    }
+
+    /// A business account, logged in on `self.client`.
+    pub async fn logged_in_business(&self, email: &str) -> User {
+        let user = self.create_account(email, false).await;
+        let response = self.log_in(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login failed");
+        user
+    }
+
+    /// An admin account, logged in on `self.client`.
+    pub async fn logged_in_admin(&self, email: &str) -> User {
+        let user = self.create_account(email, true).await;
+        let response = self.log_in(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login failed");
+        user
+    }
+}
+
+impl TestAppBuilder {
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let db = TestDatabase::create(data_dir.path()).await;
+        let mut env: HashMap<String, String> = [
+            ("BIND_ADDRESS", "127.0.0.1:0".to_owned()),
+            ("SANDBOX_STRIPE_ADDRESS", "127.0.0.1:0".to_owned()),
+            ("DATABASE_URL", db.url().to_owned()),
+            ("DATA_DIR", data_dir.path().display().to_string()),
+            ("MASTER_KEY", MasterKey::generate().to_base64()),
+            ("LOG_LEVEL", "warn".to_owned()),
+            ("DATABASE_POOL_SIZE", "4".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        env.extend(self.env);
+        let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
+        let clock = ManualClock::starting_now();
+        let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
+            .await
+            .expect("application starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .expect("client");
+        TestApp {
+            address,
+            state,
+            clock,
+            client,
+            _db: db,
+            _data_dir: data_dir,
+        }
+    }
+}
+
+/// The value of the first `csrf_token` hidden field in a page.
+pub fn csrf_token_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_owned()
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .expect("Location header")
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
