@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod events;
+pub mod maintenance;
 pub mod oauth;
 pub mod sandbox;
 pub mod startup;

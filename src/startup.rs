@@ -111,6 +111,12 @@ impl Application {
             sandbox,
         };
         let server = run(listener, state.clone(), &master_key)?;
+        crate::maintenance::spawn(
+            state.db.clone(),
+            state.clock.clone(),
+            std::time::Duration::from_secs(state.settings.oauth.cleanup_interval_seconds),
+            state.settings.login_throttle.window_seconds,
+        );
         Ok(Self {
             server,
             port,

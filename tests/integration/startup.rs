@@ -131,3 +131,46 @@ fn without_a_password_or_terminal_the_cli_says_how_to_pass_one() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("BRIDGEKEEPER_PASSWORD"));
 }
+
+#[tokio::test]
+async fn expired_failed_login_records_are_pruned() {
+    let app = TestApp::spawn().await;
+    app.log_in("nobody@acme.test", "wrong password!").await;
+    let window = app.state.settings.login_throttle.window_seconds;
+    let now = app.clock_now();
+    let pruned = bridgekeeper::maintenance::prune_once(&app.state.db, now, window)
+        .await
+        .expect("prune");
+    assert_eq!(pruned.auth_failures, 0, "recent failures are kept");
+    let pruned = bridgekeeper::maintenance::prune_once(&app.state.db, now + window + 1, window)
+        .await
+        .expect("prune");
+    assert_eq!(pruned.auth_failures, 2, "the account's and the IP's record");
+}
+
+#[tokio::test]
+async fn every_down_migration_undoes_its_up_migration() {
+    use diesel_migrations::MigrationHarness;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDatabase::create(dir.path()).await;
+    let url = bridgekeeper::db::DatabaseUrl::parse(db.url()).expect("url");
+    tokio::task::spawn_blocking(move || {
+        bridgekeeper::db::run_migrations(&url).expect("up");
+        let manager = bridgekeeper::db::ConnectionManager::new(url.clone());
+        let conn = r2d2::ManageConnection::connect(&manager).expect("connect");
+        match conn {
+            bridgekeeper::db::DbConnection::Sqlite(mut c) => {
+                c.revert_all_migrations(bridgekeeper::db::SQLITE_MIGRATIONS)
+                    .expect("down");
+            }
+            bridgekeeper::db::DbConnection::Postgres(mut c) => {
+                c.revert_all_migrations(bridgekeeper::db::POSTGRES_MIGRATIONS)
+                    .expect("down");
+            }
+        }
+        // Up again from nothing: the down migrations left no table behind.
+        bridgekeeper::db::run_migrations(&url).expect("up again");
+    })
+    .await
+    .expect("task");
+}

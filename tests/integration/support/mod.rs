@@ -46,6 +46,10 @@ impl TestApp {
         }
     }
 
+    pub fn clock_now(&self) -> i64 {
+        bridgekeeper::clock::Clock::now(&self.clock)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
