@@ -157,3 +157,86 @@ impl EventBus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::db::{Database, DatabaseUrl, DbError};
+
+    struct Failing;
+    impl Subscriber for Failing {
+        fn name(&self) -> &'static str {
+            "failing"
+        }
+        fn handle(&self, _: &DomainEvent, _: &mut DbConnection) -> Result<(), String> {
+            Err("boom".into())
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+    impl Subscriber for Recorder {
+        fn name(&self) -> &'static str {
+            "recorder"
+        }
+        fn handle(&self, event: &DomainEvent, _: &mut DbConnection) -> Result<(), String> {
+            self.0
+                .lock()
+                .map_err(|e| e.to_string())?
+                .push(event.kind.detail());
+            Ok(())
+        }
+    }
+
+    fn event(detail: &str) -> DomainEvent {
+        DomainEvent {
+            actor: Actor::system("test"),
+            occurred_at: 0,
+            kind: EventKind::Other {
+                action: "test.event".into(),
+                detail: detail.into(),
+            },
+        }
+    }
+
+    fn database(recorder: &Recorder) -> (Database, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = DatabaseUrl::Sqlite(dir.path().join("events.db").display().to_string());
+        let bus = EventBus::new()
+            .subscribe(Failing)
+            .subscribe(recorder.clone());
+        (Database::connect(&url, 1, bus).expect("database"), dir)
+    }
+
+    #[test]
+    fn subscribers_run_after_commit_even_when_an_earlier_one_fails() {
+        let recorder = Recorder::default();
+        let (db, _dir) = database(&recorder);
+        let outcome = db.run_blocking(|tx| {
+            tx.publish(event("committed"));
+            Ok::<_, DbError>(42)
+        });
+        assert_eq!(
+            outcome.expect("use case succeeds despite the failing subscriber"),
+            42
+        );
+        assert_eq!(
+            *recorder.0.lock().expect("lock"),
+            vec!["committed".to_owned()]
+        );
+    }
+
+    #[test]
+    fn events_of_a_rolled_back_use_case_are_dropped() {
+        let recorder = Recorder::default();
+        let (db, _dir) = database(&recorder);
+        let outcome: Result<(), DbError> = db.run_blocking(|tx| {
+            tx.publish(event("rolled back"));
+            Err(DbError::Task("use case failed".into()))
+        });
+        assert!(outcome.is_err());
+        assert!(recorder.0.lock().expect("lock").is_empty());
+    }
+}

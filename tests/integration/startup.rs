@@ -174,3 +174,41 @@ async fn every_down_migration_undoes_its_up_migration() {
     .await
     .expect("task");
 }
+
+#[test]
+fn the_service_prints_its_url_and_the_first_admin_hint_then_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = bridgekeeper()
+        .env("DATA_DIR", dir.path())
+        .env("BIND_ADDRESS", "127.0.0.1:0")
+        .env("SANDBOX_STRIPE_ADDRESS", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start service");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut printed = String::new();
+    while !printed.contains("admin create") {
+        match lines.next() {
+            Some(Ok(line)) => printed.push_str(&line),
+            _ => break,
+        }
+    }
+    assert!(
+        printed.contains("listening on http://127.0.0.1:"),
+        "{printed}"
+    );
+    assert!(printed.contains("admin create --email"), "{printed}");
+    assert!(dir.path().join("bridgekeeper.db").exists());
+    assert!(dir.path().join("master.key").exists());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+}
