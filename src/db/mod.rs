@@ -8,7 +8,11 @@
 pub mod audit_events;
 pub mod auth_failures;
 pub mod schema;
+pub mod stripe_connect_states;
+pub mod stripe_connections;
+pub mod stripe_object_snapshots;
 pub mod stripe_settings;
+pub mod stripe_webhook_events;
 pub mod users;
 
 use std::fmt;

@@ -64,3 +64,61 @@ diesel::allow_tables_to_appear_in_same_query!(
     stripe_platform_settings,
     stripe_webhook_secrets,
 );
+
+diesel::table! {
+    stripe_connect_states (id) {
+        id -> BigInt,
+        state_hash -> Text,
+        user_id -> BigInt,
+        session_binding_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    stripe_connections (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        stripe_user_id -> Text,
+        livemode -> Bool,
+        scope -> Text,
+        publishable_key -> Nullable<Text>,
+        access_token_sealed -> Nullable<Binary>,
+        refresh_token_sealed -> Nullable<Binary>,
+        status -> Text,
+        connected_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        revoked_by -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    stripe_webhook_events (id) {
+        id -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        account -> Nullable<Text>,
+        livemode -> Bool,
+        created -> BigInt,
+        object_id -> Nullable<Text>,
+        object_json -> Text,
+        outcome -> Text,
+        received_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    stripe_object_snapshots (id) {
+        id -> BigInt,
+        account -> Text,
+        object_type -> Text,
+        object_id -> Text,
+        event_id -> Text,
+        event_created -> BigInt,
+        deleted -> Bool,
+        object_json -> Text,
+    }
+}

@@ -1,0 +1,4 @@
+DROP TABLE stripe_object_snapshots;
+DROP TABLE stripe_webhook_events;
+DROP TABLE stripe_connections;
+DROP TABLE stripe_connect_states;

@@ -1,0 +1,101 @@
+use diesel::prelude::*;
+
+use super::schema::stripe_connections;
+use super::DbConnection;
+
+pub const STATUS_CONNECTED: &str = "connected";
+pub const STATUS_REVOKED: &str = "revoked";
+
+/// A business's link to its Stripe account (tokens sealed).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = stripe_connections)]
+pub struct StripeConnection {
+    pub id: i64,
+    pub user_id: i64,
+    pub stripe_user_id: String,
+    pub livemode: bool,
+    pub scope: String,
+    pub publishable_key: Option<String>,
+    pub access_token_sealed: Option<Vec<u8>>,
+    pub refresh_token_sealed: Option<Vec<u8>>,
+    pub status: String,
+    pub connected_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = stripe_connections, treat_none_as_null = true)]
+pub struct ConnectionForm<'a> {
+    pub user_id: i64,
+    pub stripe_user_id: &'a str,
+    pub livemode: bool,
+    pub scope: &'a str,
+    pub publishable_key: Option<&'a str>,
+    pub access_token_sealed: Option<&'a [u8]>,
+    pub refresh_token_sealed: Option<&'a [u8]>,
+    pub status: &'a str,
+    pub connected_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<&'a str>,
+    pub updated_at: i64,
+}
+
+pub fn find_for_user(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> QueryResult<Option<StripeConnection>> {
+    stripe_connections::table
+        .filter(stripe_connections::user_id.eq(user_id))
+        .select(StripeConnection::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The live connections to a Stripe account (at most one in practice).
+pub fn connected_to_account(
+    conn: &mut DbConnection,
+    stripe_user_id: &str,
+) -> QueryResult<Vec<StripeConnection>> {
+    stripe_connections::table
+        .filter(stripe_connections::stripe_user_id.eq(stripe_user_id))
+        .filter(stripe_connections::status.eq(STATUS_CONNECTED))
+        .select(StripeConnection::as_select())
+        .load(conn)
+}
+
+/// Inserts the business's connection, or replaces it (a reconnect).
+pub fn upsert(conn: &mut DbConnection, form: &ConnectionForm<'_>) -> QueryResult<()> {
+    let updated = diesel::update(
+        stripe_connections::table.filter(stripe_connections::user_id.eq(form.user_id)),
+    )
+    .set(form)
+    .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(stripe_connections::table)
+            .values(form)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Marks a connection revoked (only if it is still connected); returns whether it changed.
+/// The sealed tokens are dropped: they no longer work.
+pub fn revoke(conn: &mut DbConnection, id: i64, now: i64, by: &str) -> QueryResult<bool> {
+    let updated = diesel::update(
+        stripe_connections::table
+            .find(id)
+            .filter(stripe_connections::status.eq(STATUS_CONNECTED)),
+    )
+    .set((
+        stripe_connections::status.eq(STATUS_REVOKED),
+        stripe_connections::revoked_at.eq(Some(now)),
+        stripe_connections::revoked_by.eq(Some(by)),
+        stripe_connections::access_token_sealed.eq(None::<Vec<u8>>),
+        stripe_connections::refresh_token_sealed.eq(None::<Vec<u8>>),
+        stripe_connections::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}

@@ -1,0 +1,136 @@
+//! Which Stripe the service talks to, decided at start: the admin's platform keys and
+//! Stripe's hosts (or the `STRIPE_API_BASE`/`STRIPE_CONNECT_BASE` overrides), or, when no
+//! key is configured, the sandbox emulator with generated credentials.
+
+use url::Url;
+
+use crate::config::StripeSettings;
+use crate::crypto::{mask_secret, SecretBox};
+use crate::db::Database;
+use crate::stripe::client::{ClientConfig, StripeClient, STRIPE_API_BASE, STRIPE_CONNECT_BASE};
+use crate::stripe::error::{StripeError, StripeErrorKind};
+use crate::stripe::platform_settings::{self, SecretKey};
+
+/// Credentials the sandbox generates for itself at start.
+#[derive(Clone)]
+pub struct SandboxCredentials {
+    pub secret_key: SecretKey,
+    pub publishable_key: String,
+    pub connect_client_id: String,
+    pub webhook_secret: String,
+    /// The emulator's base URL (it serves both the API and the Connect host).
+    pub base_url: Url,
+}
+
+impl std::fmt::Debug for SandboxCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxCredentials")
+            .field("secret_key", &self.secret_key)
+            .field("connect_client_id", &self.connect_client_id)
+            .field("webhook_secret", &mask_secret(&self.webhook_secret))
+            .field("base_url", &self.base_url.as_str())
+            .finish()
+    }
+}
+
+/// The credentials in effect: what the client signs with and webhooks are checked with.
+#[derive(Debug, Clone)]
+pub struct EffectiveCredentials {
+    pub secret_key: SecretKey,
+    pub publishable_key: String,
+    pub connect_client_id: String,
+    pub webhook_secrets: Vec<String>,
+    pub api_base: Url,
+    pub connect_base: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeBridge {
+    settings: StripeSettings,
+    sandbox: Option<SandboxCredentials>,
+}
+
+fn base(configured: &Option<Url>, default: &str) -> Url {
+    configured
+        .clone()
+        .or_else(|| Url::parse(default).ok())
+        .unwrap_or_else(|| unreachable!("the default Stripe hosts are valid URLs"))
+}
+
+impl StripeBridge {
+    pub fn new(settings: StripeSettings, sandbox: Option<SandboxCredentials>) -> Self {
+        Self { settings, sandbox }
+    }
+
+    pub fn is_sandbox(&self) -> bool {
+        self.sandbox.is_some()
+    }
+
+    pub fn sandbox_credentials(&self) -> Option<&SandboxCredentials> {
+        self.sandbox.as_ref()
+    }
+
+    /// The current credentials. Outside the sandbox they are read from the platform
+    /// settings each time, so an admin's new key or webhook secret applies at once.
+    pub async fn credentials(
+        &self,
+        db: &Database,
+        secret_box: &SecretBox,
+    ) -> Result<EffectiveCredentials, StripeError> {
+        let stored = platform_settings::credentials(db, secret_box)
+            .await
+            .map_err(|e| StripeError::new(StripeErrorKind::NotConfigured, e.to_string()))?;
+        if let Some(sandbox) = &self.sandbox {
+            // Secrets an admin added still verify, beside the sandbox's own.
+            let mut webhook_secrets = vec![sandbox.webhook_secret.clone()];
+            if let Some(stored) = stored {
+                webhook_secrets.extend(stored.webhook_secrets);
+            }
+            return Ok(EffectiveCredentials {
+                secret_key: sandbox.secret_key.clone(),
+                publishable_key: sandbox.publishable_key.clone(),
+                connect_client_id: sandbox.connect_client_id.clone(),
+                webhook_secrets,
+                api_base: sandbox.base_url.clone(),
+                connect_base: sandbox.base_url.clone(),
+            });
+        }
+        let stored = stored.ok_or_else(|| {
+            StripeError::new(
+                StripeErrorKind::NotConfigured,
+                "Stripe is not configured: an admin must enter the platform keys under Admin → Stripe settings",
+            )
+        })?;
+        Ok(EffectiveCredentials {
+            secret_key: stored.secret_key,
+            publishable_key: stored.publishable_key,
+            connect_client_id: stored.connect_client_id,
+            webhook_secrets: stored.webhook_secrets,
+            api_base: base(&self.settings.api_base, STRIPE_API_BASE),
+            connect_base: base(&self.settings.connect_base, STRIPE_CONNECT_BASE),
+        })
+    }
+
+    /// A client for the credentials in effect.
+    pub async fn client(
+        &self,
+        db: &Database,
+        secret_box: &SecretBox,
+    ) -> Result<StripeClient, StripeError> {
+        let credentials = self.credentials(db, secret_box).await?;
+        let mut config = ClientConfig::new(
+            credentials.api_base,
+            credentials.connect_base,
+            &self.settings.api_version,
+            credentials.secret_key,
+            &credentials.connect_client_id,
+        );
+        config.timeout = std::time::Duration::from_secs(self.settings.request_timeout_seconds);
+        config.max_retries = self.settings.max_retries;
+        StripeClient::new(config)
+    }
+
+    pub fn webhook_tolerance_seconds(&self) -> i64 {
+        self.settings.webhook_tolerance_seconds
+    }
+}
