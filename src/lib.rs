@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod customers;
 pub mod db;
 pub mod events;
 pub mod maintenance;

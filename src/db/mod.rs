@@ -7,6 +7,8 @@
 
 pub mod audit_events;
 pub mod auth_failures;
+pub mod customer_subscriptions;
+pub mod customers;
 pub mod schema;
 pub mod stripe_connect_states;
 pub mod stripe_connections;

@@ -122,3 +122,34 @@ diesel::table! {
         object_json -> Text,
     }
 }
+
+diesel::table! {
+    customers (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        stripe_account -> Text,
+        customer_id -> Text,
+        email -> Nullable<Text>,
+        name -> Nullable<Text>,
+        livemode -> Bool,
+        deleted -> Bool,
+        version -> BigInt,
+        recorded_at -> BigInt,
+        fetched_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    customer_subscriptions (id) {
+        id -> BigInt,
+        customer_pk -> BigInt,
+        subscription_id -> Text,
+        status -> Text,
+        renews_at -> Nullable<BigInt>,
+        document -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::joinable!(customer_subscriptions -> customers (customer_pk));
+diesel::allow_tables_to_appear_in_same_query!(customers, customer_subscriptions);

@@ -1,0 +1,2 @@
+DROP TABLE customer_subscriptions;
+DROP TABLE customers;

@@ -1,0 +1,688 @@
+//! The customers API's use cases: a business records one of its Stripe customers, and
+//! reads that customer's subscriptions from a local copy that Stripe's webhooks keep
+//! fresh and that is re-read from Stripe when older than the refresh age. Calls to
+//! Stripe use the platform key with the business's `Stripe-Account`, and never run
+//! inside a database transaction.
+
+pub mod document;
+
+use crate::clock::SharedClock;
+use crate::crypto::SecretBox;
+use crate::db::customer_subscriptions::{self, SubscriptionForm};
+use crate::db::customers::{self as records, CustomerFields, CustomerRecord, NewCustomerRecord};
+use crate::db::stripe_connections::STATUS_CONNECTED;
+use crate::db::{Database, DbError};
+use crate::events::{Actor, DomainEvent, EventKind};
+use crate::stripe::bridge::StripeBridge;
+use crate::stripe::client::{ListSubscriptions, StripeClient};
+use crate::stripe::connect;
+use crate::stripe::error::{StripeError, StripeErrorKind};
+use crate::stripe::types::{Customer, Subscription};
+
+pub use document::{CustomerDocument, ItemState, SubscriptionState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CustomerError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("connect a Stripe account on the Connect tab first")]
+    NotConnected,
+    #[error("no customer {0} in the connected Stripe account")]
+    NotFound(String),
+    #[error("customer {0} is not recorded; record it with POST /api/customers/ first")]
+    NotRecorded(String),
+    #[error("customer {0} was deleted in Stripe")]
+    Deleted(String),
+    #[error("{0}")]
+    PortalNotConfigured(String),
+    #[error("Stripe is unavailable: {0}")]
+    StripeUnavailable(StripeError),
+    #[error("Stripe did not answer in time")]
+    StripeTimeout(StripeError),
+    #[error("Stripe refused the request: {0}")]
+    StripeFailed(StripeError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for CustomerError {
+    fn from(e: diesel::result::Error) -> Self {
+        CustomerError::Db(e.into())
+    }
+}
+
+impl From<connect::ConnectError> for CustomerError {
+    fn from(e: connect::ConnectError) -> Self {
+        match e {
+            connect::ConnectError::Db(e) => CustomerError::Db(e),
+            connect::ConnectError::Stripe(e) => stripe_failure(e),
+            _ => CustomerError::NotConnected,
+        }
+    }
+}
+
+/// Seconds a caller should wait after a 503.
+pub const RETRY_AFTER_SECONDS: i64 = 30;
+
+/// What the use cases need besides their arguments.
+#[derive(Clone)]
+pub struct Customers {
+    pub db: Database,
+    pub clock: SharedClock,
+    pub bridge: StripeBridge,
+    pub secret_box: SecretBox,
+    /// A copy older than this is re-read from Stripe on a single-customer read.
+    pub refresh_after_seconds: i64,
+}
+
+/// A validated Stripe customer id (`cus_…`; Stripe ids are at most 255 characters).
+pub fn parse_customer_id(raw: &str) -> Result<String, CustomerError> {
+    let valid = raw.len() > 4
+        && raw.len() <= 255
+        && raw.starts_with("cus_")
+        && raw[4..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err(CustomerError::Invalid {
+            field: "customer_id",
+            message: "a Stripe customer id looks like cus_NffrFeUfNV2Hib".into(),
+        })
+    }
+}
+
+/// An absolute http(s) URL for the portal's "return to site" link.
+pub fn parse_return_url(raw: &str) -> Result<String, CustomerError> {
+    match url::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {
+            Ok(url.to_string())
+        }
+        _ => Err(CustomerError::Invalid {
+            field: "return_url",
+            message: "an absolute https URL such as https://app.example.com/account".into(),
+        }),
+    }
+}
+
+/// A new portal session for the API to answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalSession {
+    pub url: String,
+    pub created: i64,
+    pub return_url: Option<String>,
+}
+
+/// One page of recorded customers, newest first.
+#[derive(Debug, Clone)]
+pub struct CustomerPage {
+    pub customers: Vec<CustomerDocument>,
+    pub has_more: bool,
+}
+
+/// What a full read from Stripe gives.
+struct Fetched {
+    customer: Customer,
+    subscriptions: Vec<Subscription>,
+}
+
+impl Customers {
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The business's connected account, or `NotConnected`.
+    async fn connected_account(&self, user_id: i64) -> Result<String, CustomerError> {
+        match connect::connection(&self.db, user_id).await? {
+            Some(c) if c.status == STATUS_CONNECTED => Ok(c.stripe_user_id),
+            _ => Err(CustomerError::NotConnected),
+        }
+    }
+
+    async fn client(&self) -> Result<StripeClient, CustomerError> {
+        self.bridge
+            .client(&self.db, &self.secret_box)
+            .await
+            .map_err(stripe_failure)
+    }
+
+    /// Reads the customer and all of its subscriptions (every status) from Stripe.
+    async fn fetch(
+        &self,
+        client: &StripeClient,
+        account: &str,
+        customer_id: &str,
+    ) -> Result<Fetched, CustomerError> {
+        let customer = client
+            .retrieve_customer(account, customer_id)
+            .await
+            .map_err(|e| customer_failure(e, customer_id))?;
+        if customer.deleted {
+            return Err(CustomerError::Deleted(customer_id.to_owned()));
+        }
+        let query = ListSubscriptions {
+            customer: Some(customer_id.to_owned()),
+            status: Some("all".into()),
+            limit: Some(100),
+            expand: vec!["data.items.data.price.product".into()],
+            ..ListSubscriptions::default()
+        };
+        let subscriptions = client
+            .list_subscriptions(account, &query)
+            .await
+            .map_err(stripe_failure)?;
+        Ok(Fetched {
+            customer,
+            subscriptions,
+        })
+    }
+
+    /// `POST /api/customers/`: records the customer (or refreshes an existing record)
+    /// and creates a portal session. Returns the document and whether it was new.
+    pub async fn record(
+        &self,
+        user_id: i64,
+        customer_id: &str,
+        return_url: Option<String>,
+        actor: Actor,
+    ) -> Result<(CustomerDocument, bool), CustomerError> {
+        let customer_id = parse_customer_id(customer_id)?;
+        let return_url = return_url.as_deref().map(parse_return_url).transpose()?;
+        let account = self.connected_account(user_id).await?;
+        let client = self.client().await?;
+        let fetched = self.fetch(&client, &account, &customer_id).await?;
+        let portal = client
+            .create_billing_portal_session(&account, &customer_id, return_url.as_deref())
+            .await
+            .map_err(portal_failure)?;
+        let now = self.now();
+        let (record, created) = self
+            .db
+            .run(move |tx| {
+                let (record, created) = match records::find(tx.conn, user_id, &customer_id)? {
+                    Some(record) => (record, false),
+                    None => {
+                        let record = records::insert(
+                            tx.conn,
+                            &NewCustomerRecord {
+                                user_id,
+                                stripe_account: &account,
+                                customer_id: &customer_id,
+                                email: fetched.customer.email.as_deref(),
+                                name: fetched.customer.name.as_deref(),
+                                livemode: fetched.customer.livemode,
+                                deleted: false,
+                                version: now,
+                                recorded_at: now,
+                                fetched_at: now,
+                            },
+                        )?;
+                        tx.publish(DomainEvent {
+                            actor,
+                            occurred_at: now,
+                            kind: EventKind::Other {
+                                action: "customer.recorded".into(),
+                                detail: format!("{customer_id} ({account})"),
+                            },
+                        });
+                        (record, true)
+                    }
+                };
+                store_fetched(tx.conn, &record, &fetched, now)?;
+                let record = records::find(tx.conn, user_id, &customer_id)?
+                    .ok_or(diesel::result::Error::NotFound)?;
+                Ok::<_, CustomerError>((record, created))
+            })
+            .await?;
+        let mut document = self.load_document(record, false).await?;
+        document.portal_url = Some(portal.url);
+        Ok((document, created))
+    }
+
+    /// `GET /api/customers/{id}/`: the cached copy, refreshed from Stripe first when it
+    /// is older than the refresh age; when Stripe cannot be reached, the old copy with
+    /// `stale: true`.
+    pub async fn get(
+        &self,
+        user_id: i64,
+        customer_id: &str,
+    ) -> Result<CustomerDocument, CustomerError> {
+        let customer_id = parse_customer_id(customer_id)?;
+        let record = self.find_record(user_id, &customer_id).await?;
+        if record.deleted {
+            return Err(CustomerError::Deleted(customer_id));
+        }
+        let now = self.now();
+        if now - record.fetched_at < self.refresh_after_seconds {
+            return self.load_document(record, false).await;
+        }
+        match self.refresh(&record).await {
+            Ok(record) => self.load_document(record, false).await,
+            Err(CustomerError::StripeUnavailable(error) | CustomerError::StripeTimeout(error)) => {
+                tracing::warn!(%error, customer = %customer_id, "serving a stale copy");
+                self.load_document(record, true).await
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Re-reads one record from Stripe and stores what it found.
+    async fn refresh(&self, record: &CustomerRecord) -> Result<CustomerRecord, CustomerError> {
+        let client = self.client().await?;
+        let fetched = self
+            .fetch(&client, &record.stripe_account, &record.customer_id)
+            .await;
+        let now = self.now();
+        let pk = record.id;
+        let (user_id, customer_id) = (record.user_id, record.customer_id.clone());
+        match fetched {
+            Ok(fetched) => {
+                self.db
+                    .run(move |tx| {
+                        let record = records::find(tx.conn, user_id, &customer_id)?
+                            .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))?;
+                        store_fetched(tx.conn, &record, &fetched, now)?;
+                        records::find(tx.conn, user_id, &customer_id)?
+                            .ok_or(CustomerError::NotRecorded(customer_id))
+                    })
+                    .await
+            }
+            Err(CustomerError::Deleted(id)) => {
+                self.db
+                    .run(move |tx| {
+                        records::update_if_newer(
+                            tx.conn,
+                            pk,
+                            &CustomerFields {
+                                email: None,
+                                name: None,
+                                livemode: false,
+                                deleted: true,
+                                version: now,
+                            },
+                        )?;
+                        Ok::<_, CustomerError>(())
+                    })
+                    .await?;
+                Err(CustomerError::Deleted(id))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn find_record(
+        &self,
+        user_id: i64,
+        customer_id: &str,
+    ) -> Result<CustomerRecord, CustomerError> {
+        let id = customer_id.to_owned();
+        self.db
+            .run(move |tx| {
+                records::find(tx.conn, user_id, &id)?.ok_or(CustomerError::NotRecorded(id))
+            })
+            .await
+    }
+
+    /// The document of one record from the cache.
+    async fn load_document(
+        &self,
+        record: CustomerRecord,
+        stale: bool,
+    ) -> Result<CustomerDocument, CustomerError> {
+        let subscriptions = self
+            .db
+            .run(move |tx| {
+                Ok::<_, CustomerError>(customer_subscriptions::for_customer(tx.conn, record.id)?)
+            })
+            .await?;
+        Ok(document_of(record, decode(subscriptions), stale))
+    }
+
+    /// `GET /api/customers/`: the business's customers from the cache, newest first.
+    pub async fn list(
+        &self,
+        user_id: i64,
+        limit: i64,
+        starting_after: Option<String>,
+    ) -> Result<CustomerPage, CustomerError> {
+        if !(1..=100).contains(&limit) {
+            return Err(CustomerError::Invalid {
+                field: "limit",
+                message: "a number from 1 to 100".into(),
+            });
+        }
+        let starting_after = starting_after
+            .as_deref()
+            .map(parse_customer_id)
+            .transpose()?;
+        let now = self.now();
+        let refresh_after = self.refresh_after_seconds;
+        self.db
+            .run(move |tx| {
+                let before = match starting_after {
+                    Some(id) => Some(
+                        records::find(tx.conn, user_id, &id)?
+                            .ok_or_else(|| CustomerError::Invalid {
+                                field: "starting_after",
+                                message: format!("{id} is not one of your recorded customers"),
+                            })?
+                            .id,
+                    ),
+                    None => None,
+                };
+                let mut page = records::page(tx.conn, user_id, before, limit + 1)?;
+                let has_more = page.len() as i64 > limit;
+                page.truncate(limit as usize);
+                let pks: Vec<i64> = page.iter().map(|r| r.id).collect();
+                let mut subscriptions =
+                    decode(customer_subscriptions::for_customers(tx.conn, &pks)?);
+                let customers = page
+                    .into_iter()
+                    .map(|record| {
+                        let (mine, rest): (Vec<_>, Vec<_>) = subscriptions
+                            .drain(..)
+                            .partition(|(pk, _)| *pk == record.id);
+                        subscriptions = rest;
+                        let stale = now - record.fetched_at >= refresh_after;
+                        document_of(record, mine, stale)
+                    })
+                    .collect();
+                Ok(CustomerPage {
+                    customers,
+                    has_more,
+                })
+            })
+            .await
+    }
+
+    /// `POST /api/customers/{id}/portal_sessions/`: a new portal session.
+    pub async fn create_portal_session(
+        &self,
+        user_id: i64,
+        customer_id: &str,
+        return_url: Option<String>,
+    ) -> Result<PortalSession, CustomerError> {
+        let customer_id = parse_customer_id(customer_id)?;
+        let return_url = return_url.as_deref().map(parse_return_url).transpose()?;
+        let record = self.find_record(user_id, &customer_id).await?;
+        let account = self.connected_account(user_id).await?;
+        if account != record.stripe_account {
+            // Recorded under an account the business has since replaced.
+            return Err(CustomerError::NotFound(customer_id));
+        }
+        let client = self.client().await?;
+        let session = client
+            .create_billing_portal_session(&account, &customer_id, return_url.as_deref())
+            .await
+            .map_err(portal_failure)?;
+        Ok(PortalSession {
+            url: session.url,
+            created: session.created,
+            return_url: session.return_url,
+        })
+    }
+
+    /// `DELETE /api/customers/{id}/`: forgets the customer (Stripe is not changed).
+    pub async fn forget(
+        &self,
+        user_id: i64,
+        customer_id: &str,
+        actor: Actor,
+    ) -> Result<(), CustomerError> {
+        let customer_id = parse_customer_id(customer_id)?;
+        let now = self.now();
+        self.db
+            .run(move |tx| {
+                if !records::delete(tx.conn, user_id, &customer_id)? {
+                    return Err(CustomerError::NotRecorded(customer_id));
+                }
+                tx.publish(DomainEvent {
+                    actor,
+                    occurred_at: now,
+                    kind: EventKind::Other {
+                        action: "customer.forgotten".into(),
+                        detail: customer_id,
+                    },
+                });
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// Applies a verified Connect webhook event to the cache of every business that recorded
+/// the customer. Events older than the stored state (out-of-order delivery) change
+/// nothing; applying the same event twice changes nothing either. Returns how many
+/// cached rows changed.
+pub async fn apply_webhook_event(
+    db: &Database,
+    account: String,
+    event_type: String,
+    created: i64,
+    object: serde_json::Value,
+) -> Result<usize, CustomerError> {
+    db.run(move |tx| {
+        let mut changed = 0;
+        if event_type.starts_with("customer.subscription.") {
+            let Ok(subscription) = serde_json::from_value::<Subscription>(object) else {
+                return Ok(0);
+            };
+            let state = SubscriptionState::from_stripe(&subscription);
+            let document =
+                serde_json::to_string(&state).map_err(|e| DbError::Task(e.to_string()))?;
+            for record in records::find_by_account(tx.conn, &account, subscription.customer.id())? {
+                let stored = customer_subscriptions::store_if_newer(
+                    tx.conn,
+                    &SubscriptionForm {
+                        customer_pk: record.id,
+                        subscription_id: &state.id,
+                        status: &state.status,
+                        renews_at: state.renews_at,
+                        document: &document,
+                        version: created,
+                    },
+                )?;
+                changed += usize::from(stored);
+            }
+        } else if event_type == "customer.updated" || event_type == "customer.deleted" {
+            let Ok(customer) = serde_json::from_value::<Customer>(object) else {
+                return Ok(0);
+            };
+            for record in records::find_by_account(tx.conn, &account, &customer.id)? {
+                let updated = records::update_if_newer(
+                    tx.conn,
+                    record.id,
+                    &CustomerFields {
+                        email: customer.email.as_deref().or(record.email.as_deref()),
+                        name: customer.name.as_deref().or(record.name.as_deref()),
+                        livemode: customer.livemode,
+                        deleted: event_type == "customer.deleted" || customer.deleted,
+                        version: created,
+                    },
+                )?;
+                changed += usize::from(updated);
+            }
+        }
+        Ok(changed)
+    })
+    .await
+}
+
+/// Stores a full read from Stripe as the state at `now`.
+fn store_fetched(
+    conn: &mut crate::db::DbConnection,
+    record: &CustomerRecord,
+    fetched: &Fetched,
+    now: i64,
+) -> Result<(), CustomerError> {
+    records::update_if_newer(
+        conn,
+        record.id,
+        &CustomerFields {
+            email: fetched.customer.email.as_deref(),
+            name: fetched.customer.name.as_deref(),
+            livemode: fetched.customer.livemode,
+            deleted: false,
+            version: now,
+        },
+    )?;
+    let mut seen = Vec::with_capacity(fetched.subscriptions.len());
+    for subscription in &fetched.subscriptions {
+        let state = SubscriptionState::from_stripe(subscription);
+        let document = serde_json::to_string(&state).map_err(|e| DbError::Task(e.to_string()))?;
+        customer_subscriptions::store_if_newer(
+            conn,
+            &SubscriptionForm {
+                customer_pk: record.id,
+                subscription_id: &state.id,
+                status: &state.status,
+                renews_at: state.renews_at,
+                document: &document,
+                version: now,
+            },
+        )?;
+        seen.push(state.id);
+    }
+    customer_subscriptions::delete_missing(conn, record.id, &seen, now)?;
+    records::mark_fetched(conn, record.id, now)?;
+    Ok(())
+}
+
+/// Cached rows back to documents (a row that no longer parses is skipped and logged).
+fn decode(rows: Vec<customer_subscriptions::CachedSubscription>) -> Vec<(i64, SubscriptionState)> {
+    rows.into_iter()
+        .filter_map(|row| match serde_json::from_str(&row.document) {
+            Ok(state) => Some((row.customer_pk, state)),
+            Err(error) => {
+                tracing::error!(%error, subscription = %row.subscription_id, "unreadable cached subscription");
+                None
+            }
+        })
+        .collect()
+}
+
+fn document_of(
+    record: CustomerRecord,
+    subscriptions: Vec<(i64, SubscriptionState)>,
+    stale: bool,
+) -> CustomerDocument {
+    CustomerDocument {
+        customer_id: record.customer_id,
+        email: record.email,
+        name: record.name,
+        livemode: record.livemode,
+        subscriptions: subscriptions.into_iter().map(|(_, s)| s).collect(),
+        portal_url: None,
+        fetched_at: record.fetched_at,
+        stale,
+    }
+}
+
+/// Stripe failures that are not about a specific customer.
+fn stripe_failure(error: StripeError) -> CustomerError {
+    match error.kind {
+        StripeErrorKind::Timeout => CustomerError::StripeTimeout(error),
+        StripeErrorKind::Network => CustomerError::StripeUnavailable(error),
+        _ if error.is_account_access_revoked() => CustomerError::NotConnected,
+        _ if matches!(error.status, Some(429) | Some(500..=599)) => {
+            CustomerError::StripeUnavailable(error)
+        }
+        _ => CustomerError::StripeFailed(error),
+    }
+}
+
+fn customer_failure(error: StripeError, customer_id: &str) -> CustomerError {
+    if error.status == Some(404) || error.code.as_deref() == Some("resource_missing") {
+        CustomerError::NotFound(customer_id.to_owned())
+    } else {
+        stripe_failure(error)
+    }
+}
+
+/// Stripe answers 400 with a message pointing at the portal settings when the connected
+/// account never saved its customer-portal configuration.
+fn portal_failure(error: StripeError) -> CustomerError {
+    let message = error.message.to_ascii_lowercase();
+    if error.status == Some(400) && message.contains("portal") && message.contains("settings") {
+        CustomerError::PortalNotConfigured(error.message)
+    } else if error.status == Some(400) && error.param.as_deref() == Some("customer") {
+        CustomerError::StripeFailed(error)
+    } else {
+        stripe_failure(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_ids_must_look_like_stripes() {
+        assert!(parse_customer_id("cus_NffrFeUfNV2Hib").is_ok());
+        for bad in [
+            "",
+            "cus_",
+            "cust_1",
+            "cus_a b",
+            "cus_a/../b",
+            &format!("cus_{}", "a".repeat(252)),
+        ] {
+            assert!(parse_customer_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn return_urls_must_be_absolute_http_urls() {
+        assert!(parse_return_url("https://app.example.com/account").is_ok());
+        for bad in [
+            "/account",
+            "javascript:alert(1)",
+            "ftp://x.test/",
+            "not a url",
+        ] {
+            assert!(parse_return_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn error(status: u16, message: &str) -> StripeError {
+        let mut e = StripeError::new(StripeErrorKind::Api, message);
+        e.status = Some(status);
+        e
+    }
+
+    #[test]
+    fn stripe_failures_map_to_the_apis_error_codes() {
+        assert!(matches!(
+            stripe_failure(error(429, "rate")),
+            CustomerError::StripeUnavailable(_)
+        ));
+        assert!(matches!(
+            stripe_failure(error(503, "down")),
+            CustomerError::StripeUnavailable(_)
+        ));
+        assert!(matches!(
+            stripe_failure(error(403, "no access")),
+            CustomerError::NotConnected
+        ));
+        assert!(matches!(
+            customer_failure(error(404, "No such customer"), "cus_1"),
+            CustomerError::NotFound(_)
+        ));
+        let portal = portal_failure(error(
+            400,
+            "You can’t create a portal session in test mode until you save your customer portal settings in test mode at https://dashboard.stripe.com/test/settings/billing/portal.",
+        ));
+        assert!(
+            matches!(portal, CustomerError::PortalNotConfigured(m) if m.contains("portal settings"))
+        );
+        let timeout = StripeError::new(StripeErrorKind::Timeout, "slow");
+        assert!(matches!(
+            stripe_failure(timeout),
+            CustomerError::StripeTimeout(_)
+        ));
+    }
+}

@@ -1,0 +1,93 @@
+use diesel::prelude::*;
+
+use super::schema::customer_subscriptions;
+use super::DbConnection;
+
+/// One subscription of a recorded customer, as our API documents it (JSON), with the
+/// Stripe time of the state it holds.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = customer_subscriptions)]
+pub struct CachedSubscription {
+    pub id: i64,
+    pub customer_pk: i64,
+    pub subscription_id: String,
+    pub status: String,
+    pub renews_at: Option<i64>,
+    pub document: String,
+    pub version: i64,
+}
+
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = customer_subscriptions)]
+pub struct SubscriptionForm<'a> {
+    pub customer_pk: i64,
+    pub subscription_id: &'a str,
+    pub status: &'a str,
+    pub renews_at: Option<i64>,
+    pub document: &'a str,
+    pub version: i64,
+}
+
+pub fn for_customer(
+    conn: &mut DbConnection,
+    customer_pk: i64,
+) -> QueryResult<Vec<CachedSubscription>> {
+    customer_subscriptions::table
+        .filter(customer_subscriptions::customer_pk.eq(customer_pk))
+        .order(customer_subscriptions::subscription_id.asc())
+        .select(CachedSubscription::as_select())
+        .load(conn)
+}
+
+/// For many customers at once (a list page), in one query.
+pub fn for_customers(
+    conn: &mut DbConnection,
+    customer_pks: &[i64],
+) -> QueryResult<Vec<CachedSubscription>> {
+    customer_subscriptions::table
+        .filter(customer_subscriptions::customer_pk.eq_any(customer_pks))
+        .order(customer_subscriptions::subscription_id.asc())
+        .select(CachedSubscription::as_select())
+        .load(conn)
+}
+
+/// Stores the state unless a newer one is stored; says whether it did.
+pub fn store_if_newer(conn: &mut DbConnection, form: &SubscriptionForm<'_>) -> QueryResult<bool> {
+    let existing = customer_subscriptions::table
+        .filter(customer_subscriptions::customer_pk.eq(form.customer_pk))
+        .filter(customer_subscriptions::subscription_id.eq(form.subscription_id))
+        .select((customer_subscriptions::id, customer_subscriptions::version))
+        .first::<(i64, i64)>(conn)
+        .optional()?;
+    match existing {
+        None => {
+            diesel::insert_into(customer_subscriptions::table)
+                .values(form)
+                .execute(conn)?;
+            Ok(true)
+        }
+        Some((id, version)) if version <= form.version => {
+            diesel::update(customer_subscriptions::table.find(id))
+                .set(form)
+                .execute(conn)?;
+            Ok(true)
+        }
+        Some(_) => Ok(false),
+    }
+}
+
+/// Removes subscriptions a fetch at `version` no longer saw (and no newer event brought).
+pub fn delete_missing(
+    conn: &mut DbConnection,
+    customer_pk: i64,
+    seen: &[String],
+    version: i64,
+) -> QueryResult<usize> {
+    diesel::delete(
+        customer_subscriptions::table
+            .filter(customer_subscriptions::customer_pk.eq(customer_pk))
+            .filter(customer_subscriptions::subscription_id.ne_all(seen))
+            .filter(customer_subscriptions::version.lt(version)),
+    )
+    .execute(conn)
+}

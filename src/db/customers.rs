@@ -1,0 +1,132 @@
+use diesel::prelude::*;
+
+use super::schema::customers;
+use super::DbConnection;
+
+/// A customer a business recorded, with the customer-level fields last seen at Stripe.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = customers)]
+pub struct CustomerRecord {
+    pub id: i64,
+    pub user_id: i64,
+    pub stripe_account: String,
+    pub customer_id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub livemode: bool,
+    pub deleted: bool,
+    pub version: i64,
+    pub recorded_at: i64,
+    pub fetched_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = customers)]
+pub struct NewCustomerRecord<'a> {
+    pub user_id: i64,
+    pub stripe_account: &'a str,
+    pub customer_id: &'a str,
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub livemode: bool,
+    pub deleted: bool,
+    pub version: i64,
+    pub recorded_at: i64,
+    pub fetched_at: i64,
+}
+
+/// The customer-level fields a fetch or an event carries.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = customers, treat_none_as_null = true)]
+pub struct CustomerFields<'a> {
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub livemode: bool,
+    pub deleted: bool,
+    pub version: i64,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewCustomerRecord<'_>) -> QueryResult<CustomerRecord> {
+    diesel::insert_into(customers::table)
+        .values(new)
+        .execute(conn)?;
+    find(conn, new.user_id, new.customer_id)?.ok_or(diesel::result::Error::NotFound)
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    user_id: i64,
+    customer_id: &str,
+) -> QueryResult<Option<CustomerRecord>> {
+    customers::table
+        .filter(customers::user_id.eq(user_id))
+        .filter(customers::customer_id.eq(customer_id))
+        .select(CustomerRecord::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every business's record of one Stripe customer of one account (normally one).
+pub fn find_by_account(
+    conn: &mut DbConnection,
+    stripe_account: &str,
+    customer_id: &str,
+) -> QueryResult<Vec<CustomerRecord>> {
+    customers::table
+        .filter(customers::stripe_account.eq(stripe_account))
+        .filter(customers::customer_id.eq(customer_id))
+        .select(CustomerRecord::as_select())
+        .load(conn)
+}
+
+/// Newest first; `before_pk` continues after an earlier page.
+pub fn page(
+    conn: &mut DbConnection,
+    user_id: i64,
+    before_pk: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<CustomerRecord>> {
+    let mut query = customers::table
+        .filter(customers::user_id.eq(user_id))
+        .order(customers::id.desc())
+        .limit(limit)
+        .select(CustomerRecord::as_select())
+        .into_boxed();
+    if let Some(before) = before_pk {
+        query = query.filter(customers::id.lt(before));
+    }
+    query.load(conn)
+}
+
+/// Updates the customer-level fields unless a newer state is stored; says whether it did.
+pub fn update_if_newer(
+    conn: &mut DbConnection,
+    pk: i64,
+    fields: &CustomerFields<'_>,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        customers::table
+            .find(pk)
+            .filter(customers::version.le(fields.version)),
+    )
+    .set(fields)
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+pub fn mark_fetched(conn: &mut DbConnection, pk: i64, at: i64) -> QueryResult<()> {
+    diesel::update(customers::table.find(pk))
+        .set(customers::fetched_at.eq(at))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete(conn: &mut DbConnection, user_id: i64, customer_id: &str) -> QueryResult<bool> {
+    let deleted = diesel::delete(
+        customers::table
+            .filter(customers::user_id.eq(user_id))
+            .filter(customers::customer_id.eq(customer_id)),
+    )
+    .execute(conn)?;
+    Ok(deleted > 0)
+}
