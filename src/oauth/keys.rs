@@ -161,6 +161,10 @@ impl KeyRing {
         }
     }
 
+    pub fn secret_box(&self) -> &SecretBox {
+        &self.secret_box
+    }
+
     fn current(&self) -> Arc<KeySet> {
         match self.keys.read() {
             Ok(guard) => guard.clone(),
