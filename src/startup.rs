@@ -17,6 +17,7 @@ use crate::config::{MasterKeySource, Settings};
 use crate::crypto::{CredentialHasher, CryptoError, MasterKey, SecretBox};
 use crate::db::{Database, DbError};
 use crate::events::EventBus;
+use crate::oauth::{cleanup, keys, OAuthContext};
 use crate::stripe::platform_settings;
 use crate::web::{self, AppState};
 
@@ -102,14 +103,19 @@ impl Application {
             // PUBLIC_URL was derived from a port-0 BIND_ADDRESS: name the real port.
             let _ = settings.public_url.set_port(Some(port));
         }
+        let credential_hasher = CredentialHasher::new(&master_key);
+        let oauth = OAuthContext::new(&settings, credential_hasher.clone(), secret_box.clone());
+        prepare_signing_keys(&db, &oauth, clock.now()).await?;
         let state = AppState {
             db,
             clock,
-            credential_hasher: CredentialHasher::new(&master_key),
+            credential_hasher,
             secret_box,
             settings: Arc::new(settings),
             sandbox,
+            oauth,
         };
+        spawn_oauth_cleanup(state.clone());
         let server = run(listener, state.clone(), &master_key)?;
         crate::maintenance::spawn(
             state.db.clone(),
@@ -136,6 +142,62 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Creates the first signing key when none exists, then loads the published keys.
+async fn prepare_signing_keys(
+    db: &Database,
+    oauth: &Arc<OAuthContext>,
+    now: i64,
+) -> Result<(), StartupError> {
+    let oauth = oauth.clone();
+    db.run_write(move |tx| {
+        let alg = oauth.settings.signing_algorithm;
+        if let Some(kid) = keys::ensure_key(tx.conn, oauth.keys.secret_box(), alg, now)? {
+            tracing::info!(%kid, algorithm = keys::algorithm_name(alg), "generated an access-token signing key");
+        }
+        oauth
+            .keys
+            .reload(tx.conn, now, oauth.settings.access_token_ttl_seconds)?;
+        Ok::<_, keys::KeyError>(())
+    })
+    .await
+    .map_err(|e| StartupError::Other(e.to_string()))
+}
+
+/// Reloads the signing keys every minute (so rotations reach every instance) and
+/// removes expired codes and tokens every `OAUTH_CLEANUP_INTERVAL_SECONDS`.
+fn spawn_oauth_cleanup(state: AppState) {
+    let interval = state.settings.oauth.cleanup_interval_seconds;
+    let tick = interval.clamp(1, 60);
+    tokio::spawn(async move {
+        let mut since_cleanup = 0;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(tick)).await;
+            since_cleanup += tick;
+            let now = state.now();
+            if since_cleanup >= interval {
+                since_cleanup = 0;
+                match cleanup::run_once(&state.db, state.oauth.clone(), now).await {
+                    Ok(removed) => tracing::debug!(?removed, "OAuth clean-up"),
+                    Err(e) => tracing::warn!(error = %e, "OAuth clean-up failed"),
+                }
+            } else {
+                let oauth = state.oauth.clone();
+                let reloaded = state
+                    .db
+                    .run(move |tx| {
+                        oauth
+                            .keys
+                            .reload(tx.conn, now, oauth.settings.access_token_ttl_seconds)
+                    })
+                    .await;
+                if let Err(e) = reloaded {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
+                }
+            }
+        }
+    });
 }
 
 fn run(

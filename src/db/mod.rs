@@ -9,6 +9,12 @@ pub mod audit_events;
 pub mod auth_failures;
 pub mod customer_subscriptions;
 pub mod customers;
+pub mod oauth_access_tokens;
+pub mod oauth_authorization_codes;
+pub mod oauth_clients;
+pub mod oauth_grants;
+pub mod oauth_refresh_tokens;
+pub mod oauth_signing_keys;
 pub mod schema;
 pub mod stripe_connect_states;
 pub mod stripe_connections;
@@ -285,6 +291,65 @@ impl Database {
             }
             Err(TxError::UseCase(e)) => Err(e),
             Err(TxError::Db(e)) => Err(E::from(DbError::Query(e))),
+        }
+    }
+
+    /// Like [`Database::run`], for use cases that read and then write under
+    /// contention (claiming a code, rotating a refresh token). On SQLite the
+    /// transaction starts with `BEGIN IMMEDIATE`, so it takes the write lock up front
+    /// and waits for it (busy timeout) instead of failing with `SQLITE_BUSY` when
+    /// another writer committed after its first read. PostgreSQL needs nothing special.
+    pub async fn run_write<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| db.run_write_blocking(use_case)))
+            .await
+            .map_err(|e| E::from(DbError::Task(e.to_string())))?
+    }
+
+    /// The synchronous form of [`Database::run_write`].
+    pub fn run_write_blocking<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
+        E: From<DbError>,
+    {
+        let mut conn = self.pool.get().map_err(DbError::from)?;
+        if !matches!(*conn, DbConnection::Sqlite(_)) {
+            drop(conn);
+            return self.run_blocking(use_case);
+        }
+        conn.batch_execute("BEGIN IMMEDIATE")
+            .map_err(|e| E::from(DbError::Query(e)))?;
+        let mut tx = Tx {
+            conn: &mut conn,
+            events: Vec::new(),
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| use_case(&mut tx)));
+        let events = std::mem::take(&mut tx.events);
+        match outcome {
+            Ok(Ok(value)) => match conn.batch_execute("COMMIT") {
+                Ok(()) => {
+                    self.bus.dispatch(&events, &mut conn);
+                    Ok(value)
+                }
+                Err(e) => {
+                    let _ = conn.batch_execute("ROLLBACK");
+                    Err(E::from(DbError::Query(e)))
+                }
+            },
+            Ok(Err(e)) => {
+                let _ = conn.batch_execute("ROLLBACK");
+                Err(e)
+            }
+            Err(panic) => {
+                let _ = conn.batch_execute("ROLLBACK");
+                std::panic::resume_unwind(panic)
+            }
         }
     }
 

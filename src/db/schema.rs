@@ -153,3 +153,111 @@ diesel::table! {
 
 diesel::joinable!(customer_subscriptions -> customers (customer_pk));
 diesel::allow_tables_to_appear_in_same_query!(customers, customer_subscriptions);
+
+// OAuth 2 authorization server (migration 2026-11-22-000100_oauth).
+
+diesel::table! {
+    oauth_clients (id) {
+        id -> BigInt,
+        client_id -> Text,
+        owner_user_id -> BigInt,
+        name -> Text,
+        client_type -> Text,
+        secret_hash -> Nullable<Text>,
+        redirect_uris -> Text,
+        grant_types -> Text,
+        scopes -> Text,
+        cors_origins -> Text,
+        issue_refresh_tokens -> Bool,
+        always_ask_consent -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    oauth_grants (id) {
+        id -> BigInt,
+        client_pk -> BigInt,
+        user_id -> BigInt,
+        scope -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_authorization_codes (id) {
+        id -> BigInt,
+        code_hash -> Text,
+        client_pk -> BigInt,
+        user_id -> BigInt,
+        grant_id -> BigInt,
+        redirect_uri -> Text,
+        redirect_uri_sent -> Bool,
+        code_challenge -> Text,
+        scope -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        family_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oauth_access_tokens (id) {
+        id -> BigInt,
+        jti -> Text,
+        client_pk -> BigInt,
+        user_id -> Nullable<BigInt>,
+        grant_id -> Nullable<BigInt>,
+        family_id -> Nullable<Text>,
+        scope -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_refresh_tokens (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        family_id -> Text,
+        client_pk -> BigInt,
+        user_id -> BigInt,
+        grant_id -> BigInt,
+        scope -> Text,
+        issued_at -> BigInt,
+        idle_expires_at -> BigInt,
+        absolute_expires_at -> BigInt,
+        superseded_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_signing_keys (id) {
+        id -> BigInt,
+        kid -> Text,
+        algorithm -> Text,
+        private_key_sealed -> Binary,
+        public_key -> Binary,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(oauth_grants -> oauth_clients (client_pk));
+diesel::joinable!(oauth_access_tokens -> oauth_grants (grant_id));
+diesel::joinable!(oauth_refresh_tokens -> oauth_grants (grant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    oauth_clients,
+    oauth_grants,
+    oauth_authorization_codes,
+    oauth_access_tokens,
+    oauth_refresh_tokens,
+    oauth_signing_keys,
+    users,
+);

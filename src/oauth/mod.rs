@@ -1,1 +1,77 @@
 //! The OAuth 2 authorization server: protocol rules with no HTTP types.
+//!
+//! Parsers (`params`, `authorize_request`, `token_request`, `pkce`, `redirect_uri`,
+//! `scope`, `registration`) are pure; use cases (`clients`, `consent`, `token`,
+//! `introspection`, `revocation`, `resource`, `cleanup`) run one transaction each
+//! through [`crate::db::Database`] and publish a domain event for every issuance and
+//! revocation. Credentials are stored only as keyed hashes
+//! ([`crate::crypto::CredentialHasher`]); access tokens are JWTs (RFC 9068) whose
+//! `jti` is recorded so they can be revoked before they expire.
+
+pub mod access_token;
+pub mod authorize_request;
+pub mod cleanup;
+pub mod client;
+pub mod client_auth;
+pub mod clients;
+pub mod consent;
+pub mod error;
+pub mod introspection;
+pub mod issue;
+pub mod keys;
+pub mod metadata;
+pub mod params;
+pub mod pkce;
+pub mod redirect_uri;
+pub mod registration;
+pub mod resource;
+pub mod revocation;
+pub mod scope;
+pub mod token;
+pub mod token_request;
+
+use std::sync::Arc;
+
+pub use error::OAuthError;
+
+use crate::config::{OAuthSettings, Settings};
+use crate::crypto::{CredentialHasher, SecretBox};
+use crate::events::{Actor, DomainEvent, EventKind};
+
+/// Throttle scope for failed client authentications (subject: the client_id).
+pub const CLIENT_THROTTLE_SCOPE: &str = "oauth.client";
+
+/// What the OAuth use cases need besides the database: settings, the credential
+/// hasher and the signing keys. Shared by every worker of one instance.
+pub struct OAuthContext {
+    pub issuer: String,
+    pub settings: OAuthSettings,
+    /// The sliding window for client-authentication failures.
+    pub throttle_window_seconds: i64,
+    pub hasher: CredentialHasher,
+    pub keys: keys::KeyRing,
+}
+
+impl OAuthContext {
+    pub fn new(settings: &Settings, hasher: CredentialHasher, secret_box: SecretBox) -> Arc<Self> {
+        Arc::new(Self {
+            issuer: settings.issuer(),
+            settings: settings.oauth.clone(),
+            throttle_window_seconds: settings.login_throttle.window_seconds,
+            hasher,
+            keys: keys::KeyRing::new(secret_box, settings.oauth.signing_algorithm),
+        })
+    }
+}
+
+/// A domain event for the audit log (details never carry credentials).
+pub(crate) fn event(actor: &Actor, now: i64, action: &str, detail: String) -> DomainEvent {
+    DomainEvent {
+        actor: actor.clone(),
+        occurred_at: now,
+        kind: EventKind::Other {
+            action: action.to_owned(),
+            detail,
+        },
+    }
+}

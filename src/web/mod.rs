@@ -1,9 +1,11 @@
 //! The HTTP layer: thin handlers that parse requests, call the domain modules and turn
 //! their answers (and errors) into pages or JSON. No business rule lives here.
 
+pub mod api;
 pub mod error;
 pub mod health;
 pub mod middleware;
+pub mod oauth;
 pub mod pages;
 pub mod session;
 pub mod state;
@@ -18,4 +20,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(health::readyz)
         .service(pages::static_css);
     pages::configure(cfg);
+    oauth::configure(cfg);
+    api::configure(cfg);
 }

@@ -4,6 +4,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{CredentialHasher, SecretBox};
 use crate::db::Database;
+use crate::oauth::OAuthContext;
 
 /// What every handler can reach. Cloned per worker; everything inside is shared.
 #[derive(Clone)]
@@ -15,6 +16,8 @@ pub struct AppState {
     pub credential_hasher: CredentialHasher,
     /// True while no platform Stripe key is configured and the emulator stands in.
     pub sandbox: bool,
+    /// The OAuth server's settings, hasher and signing keys.
+    pub oauth: Arc<OAuthContext>,
 }
 
 impl AppState {

@@ -1,0 +1,100 @@
+use diesel::prelude::*;
+
+use super::schema::oauth_clients;
+use super::DbConnection;
+
+/// A registered OAuth client. List columns are stored space-separated.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_clients)]
+pub struct OAuthClient {
+    pub id: i64,
+    pub client_id: String,
+    pub owner_user_id: i64,
+    pub name: String,
+    pub client_type: String,
+    pub secret_hash: Option<String>,
+    pub redirect_uris: String,
+    pub grant_types: String,
+    pub scopes: String,
+    pub cors_origins: String,
+    pub issue_refresh_tokens: bool,
+    pub always_ask_consent: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = oauth_clients)]
+pub struct NewOAuthClient<'a> {
+    pub client_id: &'a str,
+    pub owner_user_id: i64,
+    pub name: &'a str,
+    pub client_type: &'a str,
+    pub secret_hash: Option<&'a str>,
+    pub redirect_uris: &'a str,
+    pub grant_types: &'a str,
+    pub scopes: &'a str,
+    pub cors_origins: &'a str,
+    pub issue_refresh_tokens: bool,
+    pub always_ask_consent: bool,
+    pub created_at: i64,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewOAuthClient<'_>) -> QueryResult<OAuthClient> {
+    diesel::insert_into(oauth_clients::table)
+        .values(new)
+        .execute(conn)?;
+    find_by_client_id(conn, new.client_id)?.ok_or(diesel::result::Error::NotFound)
+}
+
+pub fn find_by_client_id(
+    conn: &mut DbConnection,
+    client_id: &str,
+) -> QueryResult<Option<OAuthClient>> {
+    oauth_clients::table
+        .filter(oauth_clients::client_id.eq(client_id))
+        .select(OAuthClient::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<OAuthClient>> {
+    oauth_clients::table
+        .find(id)
+        .select(OAuthClient::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list_by_owner(conn: &mut DbConnection, owner_user_id: i64) -> QueryResult<Vec<OAuthClient>> {
+    oauth_clients::table
+        .filter(oauth_clients::owner_user_id.eq(owner_user_id))
+        .order(oauth_clients::id.asc())
+        .select(OAuthClient::as_select())
+        .load(conn)
+}
+
+pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<OAuthClient>> {
+    oauth_clients::table
+        .order(oauth_clients::id.asc())
+        .select(OAuthClient::as_select())
+        .load(conn)
+}
+
+/// Clients whose CORS origin list mentions `origin` (the caller checks exactly).
+pub fn with_cors_origin_like(conn: &mut DbConnection, origin: &str) -> QueryResult<Vec<String>> {
+    oauth_clients::table
+        .filter(oauth_clients::cors_origins.like(format!("%{origin}%")))
+        .select(oauth_clients::cors_origins)
+        .load(conn)
+}
+
+pub fn set_secret_hash(conn: &mut DbConnection, id: i64, secret_hash: &str) -> QueryResult<usize> {
+    diesel::update(oauth_clients::table.find(id))
+        .set(oauth_clients::secret_hash.eq(secret_hash))
+        .execute(conn)
+}
+
+/// Deletes the client; codes, grants and tokens go with it (ON DELETE CASCADE).
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(oauth_clients::table.find(id)).execute(conn)
+}

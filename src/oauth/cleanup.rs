@@ -1,0 +1,73 @@
+//! The periodic clean-up: removes expired codes, tokens, throttle entries and signing
+//! keys no longer published, and reloads the keys (so a rotation made by another
+//! instance or the command line is picked up).
+
+use std::sync::Arc;
+
+use crate::db::{
+    auth_failures, oauth_access_tokens, oauth_authorization_codes, oauth_refresh_tokens,
+    oauth_signing_keys, Database,
+};
+use crate::events::Actor;
+
+use super::error::OAuthError;
+use super::keys::RETIREMENT_MARGIN_SECONDS;
+use super::{event, OAuthContext};
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Removed {
+    pub codes: usize,
+    pub access_tokens: usize,
+    pub refresh_tokens: usize,
+    pub signing_keys: usize,
+    pub auth_failures: usize,
+}
+
+pub async fn run_once(
+    db: &Database,
+    ctx: Arc<OAuthContext>,
+    now: i64,
+) -> Result<Removed, OAuthError> {
+    db.run_write(move |tx| {
+        let s = &ctx.settings;
+        let removed = Removed {
+            // Used codes are kept while the tokens they issued may live, so a late
+            // replay still revokes them.
+            codes: oauth_authorization_codes::delete_expired(
+                tx.conn,
+                now,
+                s.refresh_token_absolute_ttl_seconds,
+            )?,
+            access_tokens: oauth_access_tokens::delete_expired(tx.conn, now)?,
+            refresh_tokens: oauth_refresh_tokens::delete_expired(tx.conn, now)?,
+            signing_keys: oauth_signing_keys::delete_retired_before(
+                tx.conn,
+                now - s.access_token_ttl_seconds - RETIREMENT_MARGIN_SECONDS,
+            )?,
+            auth_failures: auth_failures::delete_older_than(
+                tx.conn,
+                now - ctx.throttle_window_seconds.max(86400),
+            )?,
+        };
+        ctx.keys
+            .reload(tx.conn, now, s.access_token_ttl_seconds)
+            .map_err(|e| OAuthError::ServerError(e.to_string()))?;
+        let total = removed.codes + removed.access_tokens + removed.refresh_tokens;
+        if total + removed.signing_keys > 0 {
+            tx.publish(event(
+                &Actor::system("cleanup"),
+                now,
+                "oauth.expired_removed",
+                format!(
+                    "{} codes, {} access tokens, {} refresh tokens, {} signing keys",
+                    removed.codes,
+                    removed.access_tokens,
+                    removed.refresh_tokens,
+                    removed.signing_keys
+                ),
+            ));
+        }
+        Ok(removed)
+    })
+    .await
+}

@@ -1,0 +1,184 @@
+//! Registering, listing, rotating and deleting clients (the OAuth tab and the CLI).
+
+use crate::crypto::{random_token, CredentialHasher};
+use crate::db::oauth_clients::{self, NewOAuthClient};
+use crate::db::{Database, DbError};
+use crate::events::Actor;
+
+use super::client::{Client, ClientType};
+use super::event;
+use super::registration::ClientRegistration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("no such client")]
+    NotFound,
+    #[error("only confidential clients have a secret")]
+    NoSecret,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for ClientError {
+    fn from(e: diesel::result::Error) -> Self {
+        ClientError::Db(e.into())
+    }
+}
+
+/// A new secret: 32 random bytes (256 bits), shown once, stored as a keyed hash.
+fn new_secret() -> String {
+    random_token(32)
+}
+
+/// A client id no one picks: 18 random bytes. User subjects are `user:N` and client
+/// subjects `client:ID`, so the two can never be confused (R35).
+fn new_client_id() -> String {
+    random_token(18)
+}
+
+/// Registers a client. The secret (confidential clients only) is returned once.
+pub async fn register(
+    db: &Database,
+    hasher: &CredentialHasher,
+    owner_user_id: i64,
+    registration: ClientRegistration,
+    actor: Actor,
+    now: i64,
+) -> Result<(Client, Option<String>), ClientError> {
+    let secret = (registration.client_type == ClientType::Confidential).then(new_secret);
+    let secret_hash = secret.as_deref().map(|s| hasher.hash(s));
+    let client_id = new_client_id();
+    let client = db
+        .run_write(move |tx| {
+            let redirect_uris = registration.redirect_uris.join(" ");
+            let grant_types = registration.grant_types.join(" ");
+            let scopes = registration.scopes.to_string();
+            let cors_origins = registration.cors_origins.join(" ");
+            let row = oauth_clients::insert(
+                tx.conn,
+                &NewOAuthClient {
+                    client_id: &client_id,
+                    owner_user_id,
+                    name: &registration.name,
+                    client_type: registration.client_type.as_str(),
+                    secret_hash: secret_hash.as_deref(),
+                    redirect_uris: &redirect_uris,
+                    grant_types: &grant_types,
+                    scopes: &scopes,
+                    cors_origins: &cors_origins,
+                    issue_refresh_tokens: registration.issue_refresh_tokens,
+                    always_ask_consent: registration.always_ask_consent,
+                    created_at: now,
+                },
+            )?;
+            tx.publish(event(
+                &actor,
+                now,
+                "oauth.client_registered",
+                format!(
+                    "{} client {:?} ({}) scopes: {}",
+                    row.client_type, row.name, row.client_id, row.scopes
+                ),
+            ));
+            Ok::<_, ClientError>(Client::from(row))
+        })
+        .await?;
+    Ok((client, secret))
+}
+
+/// A client of `owner_user_id` (`None`: any owner, for the CLI).
+fn owned(
+    conn: &mut crate::db::DbConnection,
+    owner_user_id: Option<i64>,
+    client_id: &str,
+) -> Result<Client, ClientError> {
+    let row = oauth_clients::find_by_client_id(conn, client_id)?.ok_or(ClientError::NotFound)?;
+    if owner_user_id.is_some_and(|owner| owner != row.owner_user_id) {
+        return Err(ClientError::NotFound);
+    }
+    Ok(Client::from(row))
+}
+
+pub async fn find_owned(
+    db: &Database,
+    owner_user_id: i64,
+    client_id: String,
+) -> Result<Client, ClientError> {
+    db.run(move |tx| owned(tx.conn, Some(owner_user_id), &client_id))
+        .await
+}
+
+/// Looks a client up by its public id (the authorization endpoint).
+pub async fn find(db: &Database, client_id: String) -> Result<Option<Client>, ClientError> {
+    db.run(move |tx| Ok(oauth_clients::find_by_client_id(tx.conn, &client_id)?.map(Client::from)))
+        .await
+}
+
+/// A business's clients, or (`None`) every client.
+pub async fn list(db: &Database, owner_user_id: Option<i64>) -> Result<Vec<Client>, ClientError> {
+    db.run(move |tx| {
+        let rows = match owner_user_id {
+            Some(owner) => oauth_clients::list_by_owner(tx.conn, owner)?,
+            None => oauth_clients::list_all(tx.conn)?,
+        };
+        Ok(rows.into_iter().map(Client::from).collect())
+    })
+    .await
+}
+
+/// Replaces a confidential client's secret; the old one stops working at once.
+pub async fn rotate_secret(
+    db: &Database,
+    hasher: &CredentialHasher,
+    owner_user_id: Option<i64>,
+    client_id: String,
+    actor: Actor,
+    now: i64,
+) -> Result<(Client, String), ClientError> {
+    let secret = new_secret();
+    let secret_hash = hasher.hash(&secret);
+    let client = db
+        .run_write(move |tx| {
+            let client = owned(tx.conn, owner_user_id, &client_id)?;
+            if !client.is_confidential() {
+                return Err(ClientError::NoSecret);
+            }
+            oauth_clients::set_secret_hash(tx.conn, client.pk, &secret_hash)?;
+            tx.publish(event(
+                &actor,
+                now,
+                "oauth.client_secret_rotated",
+                format!("{:?} ({})", client.name, client.client_id),
+            ));
+            Ok(client)
+        })
+        .await?;
+    Ok((client, secret))
+}
+
+/// Deletes a client and, with it, every code, grant and token issued to it.
+pub async fn delete(
+    db: &Database,
+    owner_user_id: Option<i64>,
+    client_id: String,
+    actor: Actor,
+    now: i64,
+) -> Result<Client, ClientError> {
+    db.run_write(move |tx| {
+        let client = owned(tx.conn, owner_user_id, &client_id)?;
+        oauth_clients::delete(tx.conn, client.pk)?;
+        tx.publish(event(
+            &actor,
+            now,
+            "oauth.client_deleted",
+            format!(
+                "{:?} ({}); its grants and tokens were revoked",
+                client.name, client.client_id
+            ),
+        ));
+        Ok(client)
+    })
+    .await
+}

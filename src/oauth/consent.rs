@@ -1,0 +1,220 @@
+//! Consent and authorization codes: a user's grant to a client (remembered per client
+//! and scope set unless the client asks every time), the codes issued under it, and
+//! the "Authorized applications" list with revoke.
+
+use crate::crypto::random_token;
+use crate::db::oauth_authorization_codes::{self, NewOAuthAuthorizationCode};
+use crate::db::oauth_grants::{self, NewOAuthGrant, OAuthGrant};
+use crate::db::{oauth_access_tokens, oauth_refresh_tokens, Database, DbConnection, DbError};
+use crate::events::Actor;
+
+use super::authorize_request::AuthorizeRequest;
+use super::client::Client;
+use super::error::OAuthError;
+use super::scope::ScopeSet;
+use super::{event, OAuthContext};
+
+/// Stores a new code (≥ 32 random bytes, kept only as a keyed hash) bound to the
+/// client, redirect URI, challenge, scope and user (R20, R33).
+fn issue_code(
+    conn: &mut DbConnection,
+    ctx: &OAuthContext,
+    client: &Client,
+    user_id: i64,
+    grant_id: i64,
+    request: &AuthorizeRequest,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let code = random_token(32);
+    let code_hash = ctx.hasher.hash(&code);
+    let scope = request.scope.to_string();
+    oauth_authorization_codes::insert(
+        conn,
+        &NewOAuthAuthorizationCode {
+            code_hash: &code_hash,
+            client_pk: client.pk,
+            user_id,
+            grant_id,
+            redirect_uri: &request.redirect.uri,
+            redirect_uri_sent: request.redirect.sent,
+            code_challenge: &request.code_challenge,
+            scope: &scope,
+            issued_at: now,
+            expires_at: now + ctx.settings.authorization_code_ttl_seconds,
+        },
+    )?;
+    Ok(code)
+}
+
+/// A code straight away when the user already consented to this client and these
+/// scopes (and the client does not ask every time); `None` when consent is needed.
+pub async fn code_if_remembered(
+    db: &Database,
+    ctx: std::sync::Arc<OAuthContext>,
+    client: Client,
+    user_id: i64,
+    request: AuthorizeRequest,
+    actor: Actor,
+    now: i64,
+) -> Result<Option<String>, OAuthError> {
+    if client.always_ask_consent {
+        return Ok(None);
+    }
+    db.run_write(move |tx| {
+        let Some(grant) = oauth_grants::find_active(tx.conn, client.pk, user_id)? else {
+            return Ok(None);
+        };
+        if !request
+            .scope
+            .is_subset(&ScopeSet::from_stored(&grant.scope))
+        {
+            return Ok(None);
+        }
+        let code = issue_code(tx.conn, &ctx, &client, user_id, grant.id, &request, now)?;
+        tx.publish(code_event(
+            &actor,
+            now,
+            &client,
+            &request,
+            "remembered consent",
+        ));
+        Ok(Some(code))
+    })
+    .await
+}
+
+/// The user approved: records (or widens) the grant and issues a code.
+pub async fn approve(
+    db: &Database,
+    ctx: std::sync::Arc<OAuthContext>,
+    client: Client,
+    user_id: i64,
+    request: AuthorizeRequest,
+    actor: Actor,
+    now: i64,
+) -> Result<String, OAuthError> {
+    db.run_write(move |tx| {
+        let grant_id = match oauth_grants::find_active(tx.conn, client.pk, user_id)? {
+            Some(grant) => {
+                let widened = ScopeSet::from_stored(&grant.scope).union(&request.scope);
+                oauth_grants::set_scope(tx.conn, grant.id, &widened.to_string(), now)?;
+                grant.id
+            }
+            None => {
+                let scope = request.scope.to_string();
+                oauth_grants::insert(
+                    tx.conn,
+                    &NewOAuthGrant {
+                        client_pk: client.pk,
+                        user_id,
+                        scope: &scope,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )?
+                .id
+            }
+        };
+        tx.publish(event(
+            &actor,
+            now,
+            "oauth.consent_granted",
+            format!(
+                "{:?} ({}) scopes: {}",
+                client.name, client.client_id, request.scope
+            ),
+        ));
+        let code = issue_code(tx.conn, &ctx, &client, user_id, grant_id, &request, now)?;
+        tx.publish(code_event(&actor, now, &client, &request, "consent"));
+        Ok(code)
+    })
+    .await
+}
+
+/// The user declined: only an audit line.
+pub async fn deny(
+    db: &Database,
+    client: &Client,
+    scope: &ScopeSet,
+    actor: Actor,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let detail = format!("{:?} ({}) scopes: {scope}", client.name, client.client_id);
+    db.run(move |tx| {
+        tx.publish(event(&actor, now, "oauth.consent_denied", detail));
+        Ok(())
+    })
+    .await
+}
+
+fn code_event(
+    actor: &Actor,
+    now: i64,
+    client: &Client,
+    request: &AuthorizeRequest,
+    how: &str,
+) -> crate::events::DomainEvent {
+    event(
+        actor,
+        now,
+        "oauth.code_issued",
+        format!(
+            "client {} scopes: {} ({how})",
+            client.client_id, request.scope
+        ),
+    )
+}
+
+/// One row of "Authorized applications".
+#[derive(Debug, Clone)]
+pub struct AuthorizedApp {
+    pub grant: OAuthGrant,
+    pub client_id: String,
+    pub client_name: String,
+}
+
+pub async fn authorized_apps(db: &Database, user_id: i64) -> Result<Vec<AuthorizedApp>, DbError> {
+    db.run(move |tx| {
+        Ok(oauth_grants::list_active_for_user(tx.conn, user_id)?
+            .into_iter()
+            .map(|(grant, client_id, client_name)| AuthorizedApp {
+                grant,
+                client_id,
+                client_name,
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Revokes the user's grant and every token issued under it, at once.
+pub async fn revoke_grant(
+    db: &Database,
+    user_id: i64,
+    grant_id: i64,
+    actor: Actor,
+    now: i64,
+) -> Result<bool, OAuthError> {
+    db.run_write(move |tx| {
+        let Some(grant) = oauth_grants::find(tx.conn, grant_id)? else {
+            return Ok(false);
+        };
+        if grant.user_id != user_id || grant.revoked_at.is_some() {
+            return Ok(false);
+        }
+        oauth_grants::revoke(tx.conn, grant.id, now)?;
+        let access = oauth_access_tokens::revoke_grant(tx.conn, grant.id, now)?;
+        let refresh = oauth_refresh_tokens::revoke_grant(tx.conn, grant.id, now)?;
+        tx.publish(event(
+            &actor,
+            now,
+            "oauth.grant_revoked",
+            format!(
+                "grant {} ({} access and {} refresh tokens revoked)",
+                grant.id, access, refresh
+            ),
+        ));
+        Ok(true)
+    })
+    .await
+}

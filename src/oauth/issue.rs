@@ -1,0 +1,109 @@
+//! Minting tokens: a signed JWT access token (recorded by `jti`) and, when the
+//! client gets them, an opaque refresh token stored as a keyed hash.
+
+use serde::Serialize;
+
+use crate::crypto::random_token;
+use crate::db::oauth_access_tokens::{self, NewOAuthAccessToken};
+use crate::db::oauth_refresh_tokens::{self, NewOAuthRefreshToken};
+use crate::db::DbConnection;
+
+use super::access_token::{self, Claims};
+use super::client::{client_subject, user_subject, Client};
+use super::error::OAuthError;
+use super::scope::ScopeSet;
+use super::OAuthContext;
+
+/// The successful token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// Whom and what a token is for.
+pub struct Subject<'a> {
+    pub client: &'a Client,
+    /// `None` for client-credentials tokens.
+    pub user_id: Option<i64>,
+    pub grant_id: Option<i64>,
+    /// The rotation chain the token belongs to (code and refresh grants).
+    pub family_id: Option<&'a str>,
+}
+
+pub fn access_token(
+    conn: &mut DbConnection,
+    ctx: &OAuthContext,
+    subject: &Subject<'_>,
+    scope: &ScopeSet,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let jti = random_token(16);
+    let expires_at = now + ctx.settings.access_token_ttl_seconds;
+    let scope_text = scope.to_string();
+    oauth_access_tokens::insert(
+        conn,
+        &NewOAuthAccessToken {
+            jti: &jti,
+            client_pk: subject.client.pk,
+            user_id: subject.user_id,
+            grant_id: subject.grant_id,
+            family_id: subject.family_id,
+            scope: &scope_text,
+            issued_at: now,
+            expires_at,
+        },
+    )?;
+    let claims = Claims {
+        iss: ctx.issuer.clone(),
+        sub: match subject.user_id {
+            Some(user_id) => user_subject(user_id),
+            None => client_subject(&subject.client.client_id),
+        },
+        aud: access_token::audience(&ctx.issuer),
+        client_id: subject.client.client_id.clone(),
+        scope: scope_text,
+        jti,
+        iat: now,
+        exp: expires_at,
+    };
+    access_token::sign(&ctx.keys, &claims)
+}
+
+/// A new refresh token in `family_id`, expiring when idle or at the family's end.
+#[allow(clippy::too_many_arguments)]
+pub fn refresh_token(
+    conn: &mut DbConnection,
+    ctx: &OAuthContext,
+    client: &Client,
+    user_id: i64,
+    grant_id: i64,
+    family_id: &str,
+    scope: &ScopeSet,
+    absolute_expires_at: i64,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let token = random_token(32);
+    let hash = ctx.hasher.hash(&token);
+    let scope_text = scope.to_string();
+    oauth_refresh_tokens::insert(
+        conn,
+        &NewOAuthRefreshToken {
+            token_hash: &hash,
+            family_id,
+            client_pk: client.pk,
+            user_id,
+            grant_id,
+            scope: &scope_text,
+            issued_at: now,
+            idle_expires_at: (now + ctx.settings.refresh_token_idle_ttl_seconds)
+                .min(absolute_expires_at),
+            absolute_expires_at,
+        },
+    )?;
+    Ok(token)
+}

@@ -1,0 +1,309 @@
+//! Access-token signing keys: generated on first start, private parts sealed at rest,
+//! rotated by command. Every instance keeps the published keys in memory and reloads
+//! them from the database periodically and whenever it meets an unknown `kid`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde_json::json;
+
+use crate::config::SigningAlgorithm;
+use crate::crypto::{random_token, SecretBox};
+use crate::db::oauth_signing_keys::{self, NewOAuthSigningKey, OAuthSigningKey};
+use crate::db::{DbConnection, DbError};
+
+const SEAL_CONTEXT: &str = "oauth_signing_keys.private_key";
+
+/// How long after retirement a key stays published, beyond the access-token lifetime
+/// (instances pick up a rotation within this margin).
+pub const RETIREMENT_MARGIN_SECONDS: i64 = 300;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("signing key: {0}")]
+    Key(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for KeyError {
+    fn from(e: diesel::result::Error) -> Self {
+        KeyError::Db(e.into())
+    }
+}
+
+pub fn algorithm_name(alg: SigningAlgorithm) -> &'static str {
+    match alg {
+        SigningAlgorithm::EdDsa => "EdDSA",
+        SigningAlgorithm::Es256 => "ES256",
+    }
+}
+
+/// Generates a key pair: (PKCS#8 DER private key, raw public key).
+fn generate(alg: SigningAlgorithm) -> Result<(Vec<u8>, Vec<u8>), KeyError> {
+    let mut rng = rand::rngs::OsRng;
+    match alg {
+        SigningAlgorithm::EdDsa => {
+            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            let key = ed25519_dalek::SigningKey::generate(&mut rng);
+            let der = key
+                .to_pkcs8_der()
+                .map_err(|e| KeyError::Key(e.to_string()))?;
+            Ok((
+                der.as_bytes().to_vec(),
+                key.verifying_key().to_bytes().to_vec(),
+            ))
+        }
+        SigningAlgorithm::Es256 => {
+            use p256::pkcs8::EncodePrivateKey;
+            let key = p256::SecretKey::random(&mut rng);
+            let der = key
+                .to_pkcs8_der()
+                .map_err(|e| KeyError::Key(e.to_string()))?;
+            let public = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
+                &key.public_key(),
+                false,
+            );
+            let uncompressed = public.as_bytes().to_vec();
+            Ok((der.as_bytes().to_vec(), uncompressed))
+        }
+    }
+}
+
+/// Stores a new key of `alg`; returns its `kid`.
+pub fn create_key(
+    conn: &mut DbConnection,
+    secret_box: &SecretBox,
+    alg: SigningAlgorithm,
+    now: i64,
+) -> Result<String, KeyError> {
+    let (private_der, public) = generate(alg)?;
+    let kid = random_token(12);
+    let sealed = secret_box.seal(SEAL_CONTEXT, &private_der);
+    oauth_signing_keys::insert(
+        conn,
+        &NewOAuthSigningKey {
+            kid: &kid,
+            algorithm: algorithm_name(alg),
+            private_key_sealed: &sealed,
+            public_key: &public,
+            created_at: now,
+        },
+    )?;
+    Ok(kid)
+}
+
+/// On start: makes sure an active key of the configured algorithm exists.
+pub fn ensure_key(
+    conn: &mut DbConnection,
+    secret_box: &SecretBox,
+    alg: SigningAlgorithm,
+    now: i64,
+) -> Result<Option<String>, KeyError> {
+    if oauth_signing_keys::any_active_with_algorithm(conn, algorithm_name(alg))? {
+        return Ok(None);
+    }
+    create_key(conn, secret_box, alg, now).map(Some)
+}
+
+/// `keys rotate`: a new key signs from now on; the old ones stay published until the
+/// tokens they signed have expired.
+pub fn rotate(
+    conn: &mut DbConnection,
+    secret_box: &SecretBox,
+    alg: SigningAlgorithm,
+    now: i64,
+) -> Result<String, KeyError> {
+    let kid = create_key(conn, secret_box, alg, now)?;
+    oauth_signing_keys::retire_all_except(conn, &kid, now)?;
+    Ok(kid)
+}
+
+pub struct SigningKey {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    pub key: EncodingKey,
+}
+
+struct VerifyingKey {
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+#[derive(Default)]
+struct KeySet {
+    signing: Option<Arc<SigningKey>>,
+    verifying: HashMap<String, Arc<VerifyingKey>>,
+    jwks: serde_json::Value,
+    loaded_at: i64,
+}
+
+/// The in-memory view of the published keys.
+pub struct KeyRing {
+    secret_box: SecretBox,
+    preferred: SigningAlgorithm,
+    keys: RwLock<Arc<KeySet>>,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl KeyRing {
+    pub fn new(secret_box: SecretBox, preferred: SigningAlgorithm) -> Self {
+        Self {
+            secret_box,
+            preferred,
+            keys: RwLock::new(Arc::new(KeySet::default())),
+        }
+    }
+
+    pub fn secret_box(&self) -> &SecretBox {
+        &self.secret_box
+    }
+
+    fn current(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads from the database the keys still published at `now`.
+    pub fn reload(
+        &self,
+        conn: &mut DbConnection,
+        now: i64,
+        access_token_ttl: i64,
+    ) -> Result<(), KeyError> {
+        let rows = oauth_signing_keys::list_published(
+            conn,
+            now - access_token_ttl - RETIREMENT_MARGIN_SECONDS,
+        )?;
+        let mut set = KeySet {
+            loaded_at: now,
+            ..KeySet::default()
+        };
+        let mut jwks = Vec::new();
+        for row in &rows {
+            let (algorithm, jwk, decoding) = match public_parts(row) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    tracing::error!(kid = %row.kid, error = %e, "skipping unusable signing key");
+                    continue;
+                }
+            };
+            jwks.push(jwk);
+            set.verifying.insert(
+                row.kid.clone(),
+                Arc::new(VerifyingKey {
+                    algorithm,
+                    key: decoding,
+                }),
+            );
+        }
+        // Rows come newest first: the newest active key of the preferred algorithm
+        // signs, or failing that the newest active key of any algorithm.
+        let preferred = algorithm_name(self.preferred);
+        let signer = rows
+            .iter()
+            .filter(|r| r.retired_at.is_none())
+            .find(|r| r.algorithm == preferred)
+            .or_else(|| rows.iter().find(|r| r.retired_at.is_none()));
+        if let Some(row) = signer {
+            let der = self
+                .secret_box
+                .open(SEAL_CONTEXT, &row.private_key_sealed)
+                .map_err(|e| KeyError::Key(e.to_string()))?;
+            let algorithm = algorithm_for(&row.algorithm);
+            let key = match algorithm {
+                Algorithm::EdDSA => EncodingKey::from_ed_der(&der),
+                _ => EncodingKey::from_ec_der(&der),
+            };
+            set.signing = Some(Arc::new(SigningKey {
+                kid: row.kid.clone(),
+                algorithm,
+                key,
+            }));
+        }
+        set.jwks = json!({ "keys": jwks });
+        let mut guard = match self.keys.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(set);
+        Ok(())
+    }
+
+    pub fn signing_key(&self) -> Option<Arc<SigningKey>> {
+        self.current().signing.clone()
+    }
+
+    /// The algorithm and key for `kid`, if published.
+    pub fn verifying_key(&self, kid: &str) -> Option<(Algorithm, DecodingKeyRef)> {
+        self.current()
+            .verifying
+            .get(kid)
+            .map(|k| (k.algorithm, DecodingKeyRef(k.clone())))
+    }
+
+    pub fn jwks(&self) -> serde_json::Value {
+        self.current().jwks.clone()
+    }
+
+    pub fn loaded_at(&self) -> i64 {
+        self.current().loaded_at
+    }
+}
+
+/// A shared handle to a decoding key.
+pub struct DecodingKeyRef(Arc<VerifyingKey>);
+
+impl DecodingKeyRef {
+    pub fn key(&self) -> &DecodingKey {
+        &self.0.key
+    }
+}
+
+fn algorithm_for(name: &str) -> Algorithm {
+    match name {
+        "ES256" => Algorithm::ES256,
+        _ => Algorithm::EdDSA,
+    }
+}
+
+fn public_parts(
+    row: &OAuthSigningKey,
+) -> Result<(Algorithm, serde_json::Value, DecodingKey), String> {
+    match row.algorithm.as_str() {
+        "EdDSA" => {
+            if row.public_key.len() != 32 {
+                return Err("Ed25519 public key must be 32 bytes".into());
+            }
+            let x = b64(&row.public_key);
+            let decoding = DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?;
+            let jwk = json!({
+                "kty": "OKP", "crv": "Ed25519", "x": x,
+                "kid": row.kid, "alg": "EdDSA", "use": "sig",
+            });
+            Ok((Algorithm::EdDSA, jwk, decoding))
+        }
+        "ES256" => {
+            if row.public_key.len() != 65 || row.public_key[0] != 4 {
+                return Err("P-256 public key must be 65 bytes, uncompressed".into());
+            }
+            let x = b64(&row.public_key[1..33]);
+            let y = b64(&row.public_key[33..65]);
+            let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| e.to_string())?;
+            let jwk = json!({
+                "kty": "EC", "crv": "P-256", "x": x, "y": y,
+                "kid": row.kid, "alg": "ES256", "use": "sig",
+            });
+            Ok((Algorithm::ES256, jwk, decoding))
+        }
+        other => Err(format!("unknown algorithm {other}")),
+    }
+}

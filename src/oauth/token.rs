@@ -1,0 +1,389 @@
+//! The token endpoint's use case: authenticate the client, then run one grant, all in
+//! one transaction. Protocol errors that must leave a trace (a counted failed secret,
+//! the revocations after a replayed code or refresh token) are committed and then
+//! reported; every other error rolls back, so bad input writes nothing.
+
+use std::sync::Arc;
+
+use crate::crypto::random_token;
+use crate::db::{
+    oauth_access_tokens, oauth_authorization_codes, oauth_grants, oauth_refresh_tokens, Database,
+    DbConnection, Tx,
+};
+use crate::events::Actor;
+
+use super::client::{
+    Client, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN,
+};
+use super::client_auth;
+use super::error::OAuthError;
+use super::event;
+use super::issue::{self, Subject, TokenResponse};
+use super::pkce;
+use super::scope::ScopeSet;
+use super::token_request::{GrantRequest, PresentedClient};
+use super::OAuthContext;
+
+/// `Ok(Err(e))`: commit, then answer `e`. `Err(e)`: roll back, then answer `e`.
+type Outcome = Result<Result<TokenResponse, OAuthError>, OAuthError>;
+
+/// The successful answer and the client it went to (for CORS), or the error and the
+/// client if it was identified.
+pub struct Exchange {
+    pub result: Result<TokenResponse, OAuthError>,
+    pub client: Option<Client>,
+}
+
+pub async fn exchange(
+    db: &Database,
+    ctx: Arc<OAuthContext>,
+    presented: PresentedClient,
+    grant: GrantRequest,
+    ip: Option<String>,
+    now: i64,
+) -> Exchange {
+    let outcome = db
+        .run_write(move |tx| {
+            let client = match client_auth::authenticate(tx.conn, &ctx, &presented, now)? {
+                Ok(client) => client,
+                Err(failure) => {
+                    if let Some(client_id) = &failure.count_failure {
+                        client_auth::record_failure(tx, &ctx, client_id, ip, now)?;
+                    }
+                    return Ok((Err(failure.error), None));
+                }
+            };
+            let actor = Actor {
+                user_id: None,
+                label: Some(format!("client {}", client.client_id)),
+                ip,
+            };
+            let result = match grant {
+                GrantRequest::AuthorizationCode {
+                    code,
+                    redirect_uri,
+                    code_verifier,
+                } => authorization_code(
+                    tx,
+                    &ctx,
+                    &client,
+                    &actor,
+                    &code,
+                    redirect_uri.as_deref(),
+                    code_verifier.as_deref(),
+                    now,
+                ),
+                GrantRequest::RefreshToken {
+                    refresh_token,
+                    scope,
+                } => refresh(tx, &ctx, &client, &actor, &refresh_token, scope, now),
+                GrantRequest::ClientCredentials { scope } => {
+                    client_credentials(tx, &ctx, &client, &actor, scope, now)
+                }
+            };
+            match result {
+                Ok(committed) => Ok((committed, Some(client))),
+                Err(rolled_back) => Err(RolledBack(rolled_back, Some(client))),
+            }
+        })
+        .await;
+    match outcome {
+        Ok((result, client)) => Exchange { result, client },
+        Err(RolledBack(error, client)) => Exchange {
+            result: Err(error),
+            client,
+        },
+    }
+}
+
+/// An error that rolled the transaction back, with the client if it was known.
+struct RolledBack(OAuthError, Option<Client>);
+
+impl From<crate::db::DbError> for RolledBack {
+    fn from(e: crate::db::DbError) -> Self {
+        RolledBack(e.into(), None)
+    }
+}
+
+impl From<OAuthError> for RolledBack {
+    fn from(e: OAuthError) -> Self {
+        RolledBack(e, None)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn authorization_code(
+    tx: &mut Tx<'_>,
+    ctx: &OAuthContext,
+    client: &Client,
+    actor: &Actor,
+    code: &str,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+    now: i64,
+) -> Outcome {
+    if !client.allows_grant(GRANT_AUTHORIZATION_CODE) {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use the authorization code grant".into(),
+        ));
+    }
+    if let Some(verifier) = code_verifier {
+        pkce::validate_verifier(verifier)?;
+    }
+    let code_hash = ctx.hasher.hash(code);
+    let family_id = random_token(16);
+    // The claim comes first: exactly one of any number of racing requests wins it.
+    let claimed = oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, now)?;
+    let Some(row) = oauth_authorization_codes::find_by_hash(tx.conn, &code_hash)? else {
+        return Err(OAuthError::invalid_grant("the code is invalid"));
+    };
+    if !claimed {
+        // Replay (R21): refuse, and revoke everything the first exchange issued.
+        if let Some(first_family) = &row.family_id {
+            revoke_family(tx.conn, first_family, now)?;
+        }
+        tx.publish(event(
+            actor,
+            now,
+            "oauth.code_replayed",
+            format!(
+                "client {}: a used code was presented again; its tokens were revoked",
+                client.client_id
+            ),
+        ));
+        return Ok(Err(OAuthError::invalid_grant(
+            "the code was already used; tokens issued from it have been revoked",
+        )));
+    }
+    // Anything wrong from here rolls the claim back: the rightful client can still
+    // redeem the code.
+    if row.client_pk != client.pk {
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    if row.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the code has expired"));
+    }
+    match redirect_uri {
+        Some(uri) if uri != row.redirect_uri => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri differs from the authorization request",
+            ))
+        }
+        None if row.redirect_uri_sent => {
+            return Err(OAuthError::invalid_request(
+                "redirect_uri is required: the authorization request carried one",
+            ))
+        }
+        _ => {}
+    }
+    pkce::verify(&row.code_challenge, code_verifier)?;
+    let grant = oauth_grants::find(tx.conn, row.grant_id)?;
+    if grant.is_none_or(|g| g.revoked_at.is_some()) {
+        return Err(OAuthError::invalid_grant(
+            "the authorization has been revoked",
+        ));
+    }
+    let scope = ScopeSet::from_stored(&row.scope);
+    let subject = Subject {
+        client,
+        user_id: Some(row.user_id),
+        grant_id: Some(row.grant_id),
+        family_id: Some(&family_id),
+    };
+    let access_token = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
+    let refresh_token = if client.issue_refresh_tokens {
+        Some(issue::refresh_token(
+            tx.conn,
+            ctx,
+            client,
+            row.user_id,
+            row.grant_id,
+            &family_id,
+            &scope,
+            now + ctx.settings.refresh_token_absolute_ttl_seconds,
+            now,
+        )?)
+    } else {
+        None
+    };
+    tx.publish(event(
+        actor,
+        now,
+        "oauth.token_issued",
+        format!(
+            "authorization_code: access{} token for user {} scopes: {scope}",
+            if refresh_token.is_some() {
+                " and refresh"
+            } else {
+                ""
+            },
+            row.user_id
+        ),
+    ));
+    Ok(Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ctx.settings.access_token_ttl_seconds,
+        refresh_token,
+        scope: scope.to_string(),
+    }))
+}
+
+fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> Result<(), OAuthError> {
+    oauth_access_tokens::revoke_family(conn, family_id, now)?;
+    oauth_refresh_tokens::revoke_family(conn, family_id, now)?;
+    Ok(())
+}
+
+fn refresh(
+    tx: &mut Tx<'_>,
+    ctx: &OAuthContext,
+    client: &Client,
+    actor: &Actor,
+    token: &str,
+    requested_scope: Option<ScopeSet>,
+    now: i64,
+) -> Outcome {
+    if !client.allows_grant(GRANT_REFRESH_TOKEN) {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client is not issued refresh tokens".into(),
+        ));
+    }
+    let hash = ctx.hasher.hash(token);
+    let claimed = oauth_refresh_tokens::claim(tx.conn, &hash, now)?;
+    let Some(row) = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)? else {
+        return Err(OAuthError::invalid_grant("the refresh token is invalid"));
+    };
+    if !claimed {
+        if row.revoked_at.is_some() {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token has been revoked",
+            ));
+        }
+        // Reuse of a rotated-out token (R26): the whole family goes.
+        revoke_family(tx.conn, &row.family_id, now)?;
+        tx.publish(event(
+            actor,
+            now,
+            "oauth.refresh_token_reused",
+            format!(
+                "client {}: a rotated-out refresh token was presented; its family was revoked",
+                client.client_id
+            ),
+        ));
+        return Ok(Err(OAuthError::invalid_grant(
+            "the refresh token was already used; the session has been revoked",
+        )));
+    }
+    if row.client_pk != client.pk {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if row.absolute_expires_at <= now || row.idle_expires_at <= now {
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
+    }
+    let grant = oauth_grants::find(tx.conn, row.grant_id)?;
+    if grant.is_none_or(|g| g.revoked_at.is_some()) {
+        return Err(OAuthError::invalid_grant(
+            "the authorization has been revoked",
+        ));
+    }
+    let granted = ScopeSet::from_stored(&row.scope);
+    let scope = match requested_scope {
+        Some(requested) if !requested.is_subset(&granted) => {
+            return Err(OAuthError::InvalidScope(format!(
+                "a refresh cannot widen the scope beyond: {granted}"
+            )))
+        }
+        Some(requested) if !requested.is_empty() => requested,
+        _ => granted.clone(),
+    };
+    let subject = Subject {
+        client,
+        user_id: Some(row.user_id),
+        grant_id: Some(row.grant_id),
+        family_id: Some(&row.family_id),
+    };
+    let access_token = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
+    // The new refresh token keeps the original scope (RFC 6749 §6) and family.
+    let refresh_token = issue::refresh_token(
+        tx.conn,
+        ctx,
+        client,
+        row.user_id,
+        row.grant_id,
+        &row.family_id,
+        &granted,
+        row.absolute_expires_at,
+        now,
+    )?;
+    tx.publish(event(
+        actor,
+        now,
+        "oauth.token_refreshed",
+        format!(
+            "refresh token rotated for user {} scopes: {scope}",
+            row.user_id
+        ),
+    ));
+    Ok(Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ctx.settings.access_token_ttl_seconds,
+        refresh_token: Some(refresh_token),
+        scope: scope.to_string(),
+    }))
+}
+
+fn client_credentials(
+    tx: &mut Tx<'_>,
+    ctx: &OAuthContext,
+    client: &Client,
+    actor: &Actor,
+    requested_scope: Option<ScopeSet>,
+    now: i64,
+) -> Outcome {
+    if !client.is_confidential() {
+        return Err(OAuthError::UnauthorizedClient(
+            "client_credentials is only for confidential clients".into(),
+        ));
+    }
+    if !client.allows_grant(GRANT_CLIENT_CREDENTIALS) {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use the client_credentials grant".into(),
+        ));
+    }
+    let scope = match requested_scope {
+        Some(requested) if !requested.is_subset(&client.scopes) => {
+            return Err(OAuthError::InvalidScope(format!(
+                "this client may request only: {}",
+                client.scopes
+            )))
+        }
+        Some(requested) if !requested.is_empty() => requested,
+        _ => client.scopes.clone(),
+    };
+    let subject = Subject {
+        client,
+        user_id: None,
+        grant_id: None,
+        family_id: None,
+    };
+    let access_token = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
+    tx.publish(event(
+        actor,
+        now,
+        "oauth.token_issued",
+        format!("client_credentials: access token scopes: {scope}"),
+    ));
+    Ok(Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ctx.settings.access_token_ttl_seconds,
+        refresh_token: None,
+        scope: scope.to_string(),
+    }))
+}

@@ -1,0 +1,41 @@
+//! `POST /o/introspect/` (RFC 7662), for confidential clients.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::oauth::{introspection, token_request, OAuthError};
+use crate::web::session::client_ip;
+use crate::web::AppState;
+
+use super::error::{no_store_json, oauth_error_response};
+use super::token::{authorization, read_form};
+
+pub async fn introspect_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let parsed = read_form(&req, &body).and_then(|form| {
+        let presented = token_request::presented_client(authorization(&req)?, &form)?;
+        let token = form.require("token")?.to_owned();
+        Ok::<_, OAuthError>((presented, token))
+    });
+    let result = match parsed {
+        Err(e) => Err(e),
+        Ok((presented, token)) => {
+            let ip = client_ip(&req, state.settings.trust_proxy_headers);
+            introspection::introspect(
+                &state.db,
+                state.oauth.clone(),
+                presented,
+                token,
+                ip,
+                state.now(),
+            )
+            .await
+        }
+    };
+    match result {
+        Ok(body) => no_store_json(&body),
+        Err(e) => oauth_error_response(&e),
+    }
+}
