@@ -17,7 +17,9 @@ use crate::config::{MasterKeySource, Settings};
 use crate::crypto::{CredentialHasher, CryptoError, MasterKey, SecretBox};
 use crate::db::{Database, DbError};
 use crate::events::EventBus;
-use crate::stripe::platform_settings;
+use crate::sandbox::{self, EmulatorConfig, EmulatorHandle};
+use crate::stripe::bridge::{SandboxCredentials, StripeBridge};
+use crate::stripe::platform_settings::{self, SecretKey};
 use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
@@ -102,9 +104,20 @@ impl Application {
             // PUBLIC_URL was derived from a port-0 BIND_ADDRESS: name the real port.
             let _ = settings.public_url.set_port(Some(port));
         }
+        let (stripe, stripe_emulator) = if sandbox {
+            let (credentials, emulator) = start_sandbox(&settings, clock.clone())?;
+            (
+                StripeBridge::new(settings.stripe.clone(), Some(credentials)),
+                Some(emulator),
+            )
+        } else {
+            (StripeBridge::new(settings.stripe.clone(), None), None)
+        };
         let state = AppState {
             db,
             clock,
+            stripe,
+            stripe_emulator,
             credential_hasher: CredentialHasher::new(&master_key),
             secret_box,
             settings: Arc::new(settings),
@@ -130,6 +143,42 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Starts the Stripe emulator with freshly generated platform credentials, sending its
+/// webhooks to this service and accepting only this service's Connect callback.
+fn start_sandbox(
+    settings: &Settings,
+    clock: SharedClock,
+) -> Result<(SandboxCredentials, EmulatorHandle), StartupError> {
+    let secret_key = SecretKey::parse(&sandbox::new_id("sk_test", 32))
+        .map_err(|e| StartupError::Other(e.to_string()))?;
+    let connect_client_id = sandbox::new_id("ca", 32);
+    let webhook_secret = sandbox::new_id("whsec", 32);
+    let issuer = settings.issuer();
+    let webhook_url = url::Url::parse(&format!("{issuer}/webhooks/stripe"))
+        .map_err(|e| StartupError::Other(e.to_string()))?;
+    let emulator = sandbox::spawn(EmulatorConfig {
+        bind: settings.stripe.sandbox_address,
+        secret_key: secret_key.expose().to_owned(),
+        connect_client_id: connect_client_id.clone(),
+        webhook_secrets: vec![webhook_secret.clone()],
+        webhook_url: Some(webhook_url),
+        redirect_uris: vec![crate::stripe::connect::redirect_uri(&issuer)],
+        clock,
+    })
+    .map_err(|source| StartupError::Bind {
+        address: settings.stripe.sandbox_address.to_string(),
+        source,
+    })?;
+    let credentials = SandboxCredentials {
+        secret_key,
+        publishable_key: sandbox::new_id("pk_test", 32),
+        connect_client_id,
+        webhook_secret,
+        base_url: emulator.base_url().clone(),
+    };
+    Ok((credentials, emulator))
 }
 
 fn run(

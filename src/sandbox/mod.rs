@@ -9,6 +9,7 @@
 //! injection (status codes with `Stripe-Should-Retry`, delays, dropped connections), and
 //! webhook delivery plans (duplicate, hold and release in reverse order, delay).
 
+pub mod cli;
 mod model;
 mod server;
 

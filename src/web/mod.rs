@@ -7,6 +7,7 @@ pub mod middleware;
 pub mod pages;
 pub mod session;
 pub mod state;
+pub mod stripe_webhooks;
 
 use actix_web::web;
 
@@ -18,4 +19,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(health::readyz)
         .service(pages::static_css);
     pages::configure(cfg);
+    stripe_webhooks::configure(cfg);
 }

@@ -4,6 +4,8 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{CredentialHasher, SecretBox};
 use crate::db::Database;
+use crate::sandbox::EmulatorHandle;
+use crate::stripe::bridge::StripeBridge;
 
 /// What every handler can reach. Cloned per worker; everything inside is shared.
 #[derive(Clone)]
@@ -15,6 +17,10 @@ pub struct AppState {
     pub credential_hasher: CredentialHasher,
     /// True while no platform Stripe key is configured and the emulator stands in.
     pub sandbox: bool,
+    /// Which Stripe to talk to (the platform's keys, or the sandbox emulator's).
+    pub stripe: StripeBridge,
+    /// The running emulator in sandbox mode (tests drive it through this handle).
+    pub stripe_emulator: Option<EmulatorHandle>,
 }
 
 impl AppState {
