@@ -41,6 +41,8 @@ enum Command {
         #[command(subcommand)]
         action: AccountAction,
     },
+    /// Run the sandbox Stripe emulator on its own (for benchmarks and manual tests).
+    StripeEmulator(crate::sandbox::cli::EmulatorArgs),
 }
 
 #[derive(Subcommand)]
@@ -81,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Migrate => migrate(&settings),
         Command::Admin { action } => create_account(settings, action, true),
         Command::User { action } => create_account(settings, action, false),
+        Command::StripeEmulator(args) => crate::sandbox::cli::run(args),
     }
 }
 

@@ -18,7 +18,9 @@ use crate::crypto::{CredentialHasher, CryptoError, MasterKey, SecretBox};
 use crate::db::{Database, DbError};
 use crate::events::EventBus;
 use crate::oauth::{cleanup, keys, OAuthContext};
-use crate::stripe::platform_settings;
+use crate::sandbox::{self, EmulatorConfig, EmulatorHandle};
+use crate::stripe::bridge::{SandboxCredentials, StripeBridge};
+use crate::stripe::platform_settings::{self, SecretKey};
 use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
@@ -106,10 +108,21 @@ impl Application {
         let credential_hasher = CredentialHasher::new(&master_key);
         let oauth = OAuthContext::new(&settings, credential_hasher.clone(), secret_box.clone());
         prepare_signing_keys(&db, &oauth, clock.now()).await?;
+        let (stripe, stripe_emulator) = if sandbox {
+            let (credentials, emulator) = start_sandbox(&settings, clock.clone())?;
+            (
+                StripeBridge::new(settings.stripe.clone(), Some(credentials)),
+                Some(emulator),
+            )
+        } else {
+            (StripeBridge::new(settings.stripe.clone(), None), None)
+        };
         let state = AppState {
             db,
             clock,
             credential_hasher,
+            stripe,
+            stripe_emulator,
             secret_box,
             settings: Arc::new(settings),
             sandbox,
@@ -198,6 +211,42 @@ fn spawn_oauth_cleanup(state: AppState) {
             }
         }
     });
+}
+
+/// Starts the Stripe emulator with freshly generated platform credentials, sending its
+/// webhooks to this service and accepting only this service's Connect callback.
+fn start_sandbox(
+    settings: &Settings,
+    clock: SharedClock,
+) -> Result<(SandboxCredentials, EmulatorHandle), StartupError> {
+    let secret_key = SecretKey::parse(&sandbox::new_id("sk_test", 32))
+        .map_err(|e| StartupError::Other(e.to_string()))?;
+    let connect_client_id = sandbox::new_id("ca", 32);
+    let webhook_secret = sandbox::new_id("whsec", 32);
+    let issuer = settings.issuer();
+    let webhook_url = url::Url::parse(&format!("{issuer}/webhooks/stripe"))
+        .map_err(|e| StartupError::Other(e.to_string()))?;
+    let emulator = sandbox::spawn(EmulatorConfig {
+        bind: settings.stripe.sandbox_address,
+        secret_key: secret_key.expose().to_owned(),
+        connect_client_id: connect_client_id.clone(),
+        webhook_secrets: vec![webhook_secret.clone()],
+        webhook_url: Some(webhook_url),
+        redirect_uris: vec![crate::stripe::connect::redirect_uri(&issuer)],
+        clock,
+    })
+    .map_err(|source| StartupError::Bind {
+        address: settings.stripe.sandbox_address.to_string(),
+        source,
+    })?;
+    let credentials = SandboxCredentials {
+        secret_key,
+        publishable_key: sandbox::new_id("pk_test", 32),
+        connect_client_id,
+        webhook_secret,
+        base_url: emulator.base_url().clone(),
+    };
+    Ok((credentials, emulator))
 }
 
 fn run(

@@ -13,6 +13,11 @@ use crate::stripe::error::StripeError;
 use crate::stripe::types::OAuthToken;
 use crate::stripe::webhook::Event;
 
+/// The Connect redirect URI registered for this service: `<public URL>/connect/stripe/callback`.
+pub fn redirect_uri(issuer: &str) -> String {
+    format!("{}/connect/stripe/callback", issuer.trim_end_matches('/'))
+}
+
 /// How long a `state` may wait for Stripe's redirect.
 pub const STATE_TTL_SECONDS: i64 = 600;
 /// Random bytes in a `state`.

@@ -9,6 +9,7 @@ pub mod oauth;
 pub mod pages;
 pub mod session;
 pub mod state;
+pub mod stripe_webhooks;
 
 use actix_web::web;
 
@@ -22,4 +23,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     pages::configure(cfg);
     oauth::configure(cfg);
     api::configure(cfg);
+    stripe_webhooks::configure(cfg);
 }

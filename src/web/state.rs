@@ -5,6 +5,8 @@ use crate::config::Settings;
 use crate::crypto::{CredentialHasher, SecretBox};
 use crate::db::Database;
 use crate::oauth::OAuthContext;
+use crate::sandbox::EmulatorHandle;
+use crate::stripe::bridge::StripeBridge;
 
 /// What every handler can reach. Cloned per worker; everything inside is shared.
 #[derive(Clone)]
@@ -18,6 +20,10 @@ pub struct AppState {
     pub sandbox: bool,
     /// The OAuth server's settings, hasher and signing keys.
     pub oauth: Arc<OAuthContext>,
+    /// Which Stripe to talk to (the platform's keys, or the sandbox emulator's).
+    pub stripe: StripeBridge,
+    /// The running emulator in sandbox mode (tests drive it through this handle).
+    pub stripe_emulator: Option<EmulatorHandle>,
 }
 
 impl AppState {

@@ -13,7 +13,6 @@ use crate::web::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(dashboard_root)
         .service(oauth_tab)
-        .service(connect_tab)
         .service(customers_tab)
         .service(api_tab);
 }
@@ -59,23 +58,6 @@ async fn oauth_tab(
         "oauth",
         "OAuth clients",
         "No OAuth clients yet. Your registered applications (single-page apps and back ends), their redirect URIs and scopes, and the applications you have authorized will be listed here.",
-    )
-    .await
-}
-
-#[get("/dashboard/connect/")]
-async fn connect_tab(
-    state: web::Data<AppState>,
-    session: Session,
-    user: CurrentUser,
-) -> Result<HttpResponse, PageError> {
-    tab(
-        &state,
-        &session,
-        user,
-        "connect",
-        "Stripe Connect",
-        "Not connected. Connecting your Stripe account lets bridgekeeper read your customers' subscriptions and open billing-portal sessions on your behalf; the connection will be shown here.",
     )
     .await
 }

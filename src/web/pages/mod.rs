@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod connect;
 mod dashboard;
 
 use actix_session::Session;
@@ -16,6 +17,7 @@ use crate::web::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     dashboard::configure(cfg);
+    connect::configure(cfg);
     admin::configure(cfg);
 }
 
