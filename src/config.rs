@@ -47,6 +47,8 @@ pub struct Settings {
     pub login_throttle: ThrottleSettings,
     pub oauth: OAuthSettings,
     pub stripe: StripeSettings,
+    /// A cached customer older than this is re-read from Stripe when it is read alone.
+    pub customers_refresh_after_seconds: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -217,6 +219,12 @@ impl Settings {
                     86400,
                 )?,
             },
+            customers_refresh_after_seconds: env.number(
+                "CUSTOMERS_REFRESH_AFTER_SECONDS",
+                3600,
+                0,
+                30 * 86400,
+            )?,
             stripe: StripeSettings {
                 api_base: optional_url("STRIPE_API_BASE")?,
                 connect_base: optional_url("STRIPE_CONNECT_BASE")?,

@@ -15,6 +15,7 @@ use crate::audit::AuditLog;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{MasterKeySource, Settings};
 use crate::crypto::{CredentialHasher, CryptoError, MasterKey, SecretBox};
+use crate::customers::Customers;
 use crate::db::{Database, DbError};
 use crate::events::EventBus;
 use crate::oauth::{cleanup, keys, OAuthContext};
@@ -117,10 +118,18 @@ impl Application {
         } else {
             (StripeBridge::new(settings.stripe.clone(), None), None)
         };
+        let customers = Customers {
+            db: db.clone(),
+            clock: clock.clone(),
+            bridge: stripe.clone(),
+            secret_box: secret_box.clone(),
+            refresh_after_seconds: settings.customers_refresh_after_seconds,
+        };
         let state = AppState {
             db,
             clock,
             credential_hasher,
+            customers,
             stripe,
             stripe_emulator,
             secret_box,

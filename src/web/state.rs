@@ -3,6 +3,7 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{CredentialHasher, SecretBox};
+use crate::customers::Customers;
 use crate::db::Database;
 use crate::oauth::OAuthContext;
 use crate::sandbox::EmulatorHandle;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub stripe: StripeBridge,
     /// The running emulator in sandbox mode (tests drive it through this handle).
     pub stripe_emulator: Option<EmulatorHandle>,
+    /// The customers API's use cases.
+    pub customers: Customers,
 }
 
 impl AppState {

@@ -4,7 +4,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::stripe::connect;
+use crate::customers;
+use crate::stripe::connect::{self, EventOutcome};
 use crate::stripe::webhook::{self, Event};
 use crate::web::AppState;
 
@@ -57,8 +58,29 @@ async fn stripe_webhook(
         Err(_) => return bad_request("the body is not a Stripe event"),
     };
     let (event_id, event_type) = (event.id.clone(), event.event_type.clone());
+    // The customers cache needs the object too; only customer events carry one it uses.
+    let for_customers = match (&event.account, event_type.starts_with("customer.")) {
+        (Some(account), true) => Some((account.clone(), event.created, event.data.object.clone())),
+        _ => None,
+    };
     match connect::process_event(&state.db, state.now(), event).await {
         Ok(outcome) => {
+            if let (EventOutcome::Applied, Some((account, created, object))) =
+                (outcome, for_customers)
+            {
+                let changed = customers::apply_webhook_event(
+                    &state.db,
+                    account,
+                    event_type.clone(),
+                    created,
+                    object,
+                )
+                .await;
+                if let Err(e) = changed {
+                    // Recorded already; the next refresh from Stripe brings the cache up to date.
+                    tracing::warn!(%event_id, error = %e, "customers cache not updated from webhook");
+                }
+            }
             tracing::info!(%event_id, %event_type, outcome = outcome.as_str(), "webhook processed");
             HttpResponse::Ok().json(json!({"received": true, "outcome": outcome.as_str()}))
         }

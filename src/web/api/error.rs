@@ -22,6 +22,26 @@ pub enum ApiError {
     InsufficientScope(&'static str),
     #[error("{0}")]
     NotFound(String),
+    /// A malformed request body or parameter: 400 naming the field.
+    #[error("{field}: {message}")]
+    BadRequest {
+        field: &'static str,
+        message: String,
+    },
+    /// A domain refusal with its own status and stable code (409, 404, 410, 502, 504).
+    #[error("{message}")]
+    Domain {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    /// A dependency is down: 503 with `Retry-After`.
+    #[error("{message}")]
+    Unavailable {
+        code: &'static str,
+        message: String,
+        retry_after_seconds: i64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -40,6 +60,8 @@ impl ApiError {
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::NotFound(_) => "not_found",
+            ApiError::BadRequest { .. } => "invalid_request",
+            ApiError::Domain { code, .. } | ApiError::Unavailable { code, .. } => code,
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -68,6 +90,9 @@ impl ResponseError for ApiError {
             }
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Domain { status, .. } => *status,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,6 +108,19 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if let Some(challenge) = self.challenge() {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        match self {
+            ApiError::Unavailable {
+                retry_after_seconds,
+                ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+            }
+            ApiError::BadRequest { field, .. } => {
+                return response
+                    .json(json!({ "error": self.code(), "message": message, "field": field }));
+            }
+            _ => {}
         }
         response.json(json!({ "error": self.code(), "message": message }))
     }

@@ -3,6 +3,7 @@
 //! `WWW-Authenticate` header.
 
 pub mod bearer;
+mod customers;
 pub mod error;
 mod me;
 
@@ -13,4 +14,5 @@ pub use error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(["/api/me/", "/api/me"]).route(web::get().to(me::me_get)));
+    customers::configure(cfg);
 }
