@@ -76,7 +76,13 @@ fn parse_options() -> Result<Options, String> {
 }
 
 /// Every scenario this binary knows, in the order they run by default.
-const SCENARIOS: &[&str] = &["healthz", "login_page"];
+const SCENARIOS: &[&str] = &[
+    "healthz",
+    "pkce_flow",
+    "client_credentials",
+    "refresh",
+    "introspection",
+];
 
 /// The server under test, pinned to core 1.
 struct Server {
@@ -86,20 +92,27 @@ struct Server {
 }
 
 impl Server {
-    fn start(binary: &Path, database_url: &str) -> Result<Server, String> {
+    /// Prepares the database with the command line (accounts, clients), then starts the
+    /// server on core 1.
+    fn start(binary: &Path, database_url: &str) -> Result<(Server, Seed), String> {
         let data_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port()?;
+        let env: Vec<(&str, String)> = vec![
+            ("BIND_ADDRESS", format!("127.0.0.1:{port}")),
+            ("SANDBOX_STRIPE_ADDRESS", "127.0.0.1:0".into()),
+            ("DATA_DIR", data_dir.path().display().to_string()),
+            ("DATABASE_URL", database_url.to_owned()),
+            ("MASTER_KEY", MasterKey::generate().to_base64()),
+            ("LOG_LEVEL", "error".into()),
+            ("DATABASE_POOL_SIZE", "8".into()),
+            ("BRIDGEKEEPER_PASSWORD", PASSWORD.into()),
+        ];
+        let seed = Seed::create(binary, &env)?;
         let mut command = Command::new("taskset");
         command
             .args(["-c", "1"])
             .arg(binary)
-            .env("BIND_ADDRESS", format!("127.0.0.1:{port}"))
-            .env("SANDBOX_STRIPE_ADDRESS", "127.0.0.1:0")
-            .env("DATA_DIR", data_dir.path())
-            .env("DATABASE_URL", database_url)
-            .env("MASTER_KEY", MasterKey::generate().to_base64())
-            .env("LOG_LEVEL", "error")
-            .env("DATABASE_POOL_SIZE", "8")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         let child = command
@@ -111,7 +124,7 @@ impl Server {
             _data_dir: data_dir,
         };
         server.wait_until_ready()?;
-        Ok(server)
+        Ok((server, seed))
     }
 
     fn wait_until_ready(&self) -> Result<(), String> {
@@ -178,27 +191,346 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| e.to_string())
 }
 
-/// One worker's state for one scenario: it performs one operation per call.
-#[derive(Clone)]
+const PASSWORD: &str = "bench password 0123456789";
+const BUSINESS_EMAIL: &str = "bench@bridgekeeper.test";
+const REDIRECT_URI: &str = "https://bench.bridgekeeper.test/callback";
+const SCOPE: &str = "customers:read customers:write";
+
+/// What the command line created before the server started.
+struct Seed {
+    spa_client_id: String,
+    backend_client_id: String,
+    backend_secret: String,
+}
+
+impl Seed {
+    fn create(binary: &Path, env: &[(&str, String)]) -> Result<Seed, String> {
+        let cli = |args: &[&str]| -> Result<serde_json::Value, String> {
+            let output = Command::new(binary)
+                .args(args)
+                .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !output.status.success() {
+                return Err(format!(
+                    "`bridgekeeper {}` failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            Ok(serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null))
+        };
+        cli(&[
+            "user",
+            "create",
+            "--email",
+            BUSINESS_EMAIL,
+            "--business-name",
+            "Bench",
+        ])?;
+        let spa = cli(&[
+            "client",
+            "create",
+            "--owner",
+            BUSINESS_EMAIL,
+            "--name",
+            "bench spa",
+            "--type",
+            "public",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--scope",
+            "customers:read",
+            "--scope",
+            "customers:write",
+            "--refresh-tokens",
+        ])?;
+        let backend = cli(&[
+            "client",
+            "create",
+            "--owner",
+            BUSINESS_EMAIL,
+            "--name",
+            "bench backend",
+            "--type",
+            "confidential",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "customers:read",
+            "--scope",
+            "customers:write",
+        ])?;
+        let field = |v: &serde_json::Value, name: &str| {
+            v[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("`client create` printed no {name}: {v}"))
+        };
+        Ok(Seed {
+            spa_client_id: field(&spa, "client_id")?,
+            backend_client_id: field(&backend, "client_id")?,
+            backend_secret: field(&backend, "client_secret")?,
+        })
+    }
+}
+
+/// A browser-like client logged in as the bench business, with consent given once so
+/// that later authorization requests redirect straight back with a code.
+async fn logged_in_session(base_url: &str, seed: &Seed) -> Result<reqwest::Client, String> {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let page = http
+        .get(format!("{base_url}/login"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let csrf = hidden_fields(&page)
+        .into_iter()
+        .find(|(k, _)| k == "csrf_token")
+        .map(|(_, v)| v)
+        .ok_or("the login page has no CSRF token")?;
+    let response = http
+        .post(format!("{base_url}/login"))
+        .form(&[
+            ("email", BUSINESS_EMAIL),
+            ("password", PASSWORD),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status() != reqwest::StatusCode::SEE_OTHER {
+        return Err(format!("login failed: {}", response.status()));
+    }
+    let (_, challenge) = pkce_pair();
+    let consent = http
+        .get(authorize_url(base_url, &seed.spa_client_id, &challenge))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut fields = hidden_fields(&consent);
+    if fields.is_empty() {
+        return Err("no consent page for the first authorization".into());
+    }
+    fields.push(("decision".into(), "approve".into()));
+    let approved = http
+        .post(format!("{base_url}/o/authorize/"))
+        .form(&fields)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !approved.status().is_redirection() {
+        return Err(format!("consent was not accepted: {}", approved.status()));
+    }
+    Ok(http)
+}
+
+/// `(name, value)` of every hidden input in a page (values HTML-unescaped).
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let attribute = |tag: &str, name: &str| -> Option<String> {
+        let marker = format!("{name}=\"");
+        let start = tag.find(&marker)? + marker.len();
+        let end = tag[start..].find('"')? + start;
+        Some(
+            tag[start..end]
+                .replace("&quot;", "\"")
+                .replace("&#x27;", "'")
+                .replace("&#39;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&"),
+        )
+    };
+    html.split("<input")
+        .skip(1)
+        .filter_map(|rest| rest.split('>').next())
+        .filter(|tag| tag.contains("type=\"hidden\""))
+        .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
+        .collect()
+}
+
+fn pkce_pair() -> (String, String) {
+    use base64::Engine as _;
+    let verifier = random_token(32);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(bridgekeeper::crypto::sha256(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn authorize_url(base_url: &str, client_id: &str, challenge: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT_URI)
+        .append_pair("scope", SCOPE)
+        .append_pair("state", "bench")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    format!("{base_url}/o/authorize/?{query}")
+}
+
+/// One simulated client. It performs one operation per call and keeps what the next
+/// operation needs (its refresh token, say).
 struct Worker {
-    http: reqwest::Client,
-    base_url: String,
     scenario: String,
+    base_url: String,
+    seed: std::rc::Rc<Seed>,
+    /// Plain client for endpoints that need no session.
+    http: reqwest::Client,
+    /// The logged-in browser session (authorization requests).
+    session: reqwest::Client,
+    refresh_token: Option<String>,
+    access_token: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Tokens {
+    access_token: String,
+    refresh_token: Option<String>,
 }
 
 impl Worker {
-    /// Performs one operation and says whether it succeeded.
-    async fn operate(&self) -> Result<(), String> {
+    /// Whatever the scenario needs before it is measured.
+    async fn prepare(&mut self) -> Result<(), String> {
+        match self.scenario.as_str() {
+            "refresh" => {
+                let tokens = self.pkce_flow().await?;
+                self.refresh_token = Some(tokens.refresh_token.ok_or("no refresh token issued")?);
+            }
+            "introspection" => {
+                self.access_token = Some(self.client_credentials().await?.access_token);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Performs one operation.
+    async fn operate(&mut self) -> Result<(), String> {
         match self.scenario.as_str() {
             "healthz" => {
                 expect_status(self.http.get(format!("{}/healthz", self.base_url)), 200).await
             }
-            "login_page" => {
-                expect_status(self.http.get(format!("{}/login", self.base_url)), 200).await
+            "pkce_flow" => self.pkce_flow().await.map(|_| ()),
+            "client_credentials" => self.client_credentials().await.map(|_| ()),
+            "refresh" => {
+                let current = self.refresh_token.clone().ok_or("not prepared")?;
+                let tokens: Tokens = token_response(self.http.post(self.token_url()).form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", current.as_str()),
+                    ("client_id", self.seed.spa_client_id.as_str()),
+                ]))
+                .await?;
+                self.refresh_token = Some(tokens.refresh_token.ok_or("no rotated refresh token")?);
+                Ok(())
+            }
+            "introspection" => {
+                let token = self.access_token.clone().ok_or("not prepared")?;
+                let response = self
+                    .http
+                    .post(format!("{}/o/introspect/", self.base_url))
+                    .basic_auth(
+                        &self.seed.backend_client_id,
+                        Some(&self.seed.backend_secret),
+                    )
+                    .form(&[("token", token.as_str())])
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let body: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+                if body["active"] == serde_json::Value::Bool(true) {
+                    Ok(())
+                } else {
+                    Err(format!("introspection answered {body}"))
+                }
             }
             other => Err(format!("no operation for scenario {other}")),
         }
     }
+
+    fn token_url(&self) -> String {
+        format!("{}/o/token/", self.base_url)
+    }
+
+    /// Authorization request with the logged-in session (consent remembered), then the
+    /// code exchange: two requests.
+    async fn pkce_flow(&self) -> Result<Tokens, String> {
+        let (verifier, challenge) = pkce_pair();
+        let response = self
+            .session
+            .get(authorize_url(
+                &self.base_url,
+                &self.seed.spa_client_id,
+                &challenge,
+            ))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                format!(
+                    "authorize answered {} without a redirect",
+                    response.status()
+                )
+            })?;
+        let code = url::Url::parse(location)
+            .map_err(|e| e.to_string())?
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(|| format!("no code in {location}"))?;
+        token_response(self.http.post(self.token_url()).form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("client_id", self.seed.spa_client_id.as_str()),
+            ("code_verifier", verifier.as_str()),
+        ]))
+        .await
+    }
+
+    async fn client_credentials(&self) -> Result<Tokens, String> {
+        token_response(
+            self.http
+                .post(self.token_url())
+                .basic_auth(
+                    &self.seed.backend_client_id,
+                    Some(&self.seed.backend_secret),
+                )
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("scope", "customers:read"),
+                ]),
+        )
+        .await
+    }
+}
+
+async fn token_response(request: reqwest::RequestBuilder) -> Result<Tokens, String> {
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    if status != reqwest::StatusCode::OK {
+        return Err(format!(
+            "token endpoint answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
 async fn expect_status(request: reqwest::RequestBuilder, status: u16) -> Result<(), String> {
@@ -225,6 +557,8 @@ struct Measurement {
 
 async fn measure(
     server: &Server,
+    seed: &std::rc::Rc<Seed>,
+    session: &reqwest::Client,
     scenario: &str,
     options: &Options,
 ) -> Result<Measurement, String> {
@@ -233,26 +567,27 @@ async fn measure(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.to_string())?;
-    let worker = Worker {
-        http,
-        base_url: server.base_url.clone(),
-        scenario: scenario.to_owned(),
-    };
+    let mut workers = Vec::with_capacity(options.concurrency);
+    for _ in 0..options.concurrency {
+        let mut worker = Worker {
+            scenario: scenario.to_owned(),
+            base_url: server.base_url.clone(),
+            seed: seed.clone(),
+            http: http.clone(),
+            session: session.clone(),
+            refresh_token: None,
+            access_token: None,
+        };
+        worker.prepare().await?;
+        workers.push(worker);
+    }
     // Warm-up: connections, caches, the database's pages.
-    run_load(
-        &worker,
-        options.concurrency,
-        Duration::from_secs(options.warmup),
-    )
-    .await;
+    let workers = run_load(workers, Duration::from_secs(options.warmup))
+        .await
+        .0;
     let cpu_before = server.cpu_seconds()?;
     let started = Instant::now();
-    let (mut latencies, errors) = run_load(
-        &worker,
-        options.concurrency,
-        Duration::from_secs(options.seconds),
-    )
-    .await;
+    let (_, mut latencies, errors) = run_load(workers, Duration::from_secs(options.seconds)).await;
     let seconds = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds()? - cpu_before;
     latencies.sort_by(|a, b| a.total_cmp(b));
@@ -273,42 +608,45 @@ async fn measure(
     })
 }
 
-/// Runs `concurrency` workers in a loop for `duration`; returns successful latencies (ms)
-/// and the error count.
-async fn run_load(worker: &Worker, concurrency: usize, duration: Duration) -> (Vec<f64>, usize) {
+/// Runs every worker in a loop for `duration`; returns the workers (for the next round),
+/// successful latencies in milliseconds and the error count.
+async fn run_load(workers: Vec<Worker>, duration: Duration) -> (Vec<Worker>, Vec<f64>, usize) {
     let deadline = Instant::now() + duration;
-    let mut tasks = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let worker = worker.clone();
-        tasks.push(tokio::task::spawn_local(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0usize;
-            let mut first_error: Option<String> = None;
-            while Instant::now() < deadline {
-                let started = Instant::now();
-                match worker.operate().await {
-                    Ok(()) => latencies.push(started.elapsed().as_secs_f64() * 1000.0),
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert(e);
+    let tasks: Vec<_> = workers
+        .into_iter()
+        .map(|mut worker| {
+            tokio::task::spawn_local(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0usize;
+                let mut first_error: Option<String> = None;
+                while Instant::now() < deadline {
+                    let started = Instant::now();
+                    match worker.operate().await {
+                        Ok(()) => latencies.push(started.elapsed().as_secs_f64() * 1000.0),
+                        Err(e) => {
+                            errors += 1;
+                            first_error.get_or_insert(e);
+                        }
                     }
                 }
-            }
-            (latencies, errors, first_error)
-        }));
-    }
+                if let Some(e) = first_error {
+                    eprintln!("  {}: {errors} errors, first: {e}", worker.scenario);
+                }
+                (worker, latencies, errors)
+            })
+        })
+        .collect();
+    let mut workers = Vec::new();
     let mut all = Vec::new();
     let mut errors = 0;
     for task in tasks {
-        if let Ok((latencies, task_errors, first_error)) = task.await {
+        if let Ok((worker, latencies, task_errors)) = task.await {
+            workers.push(worker);
             all.extend(latencies);
             errors += task_errors;
-            if let Some(e) = first_error {
-                eprintln!("  {}: error: {e}", worker.scenario);
-            }
         }
     }
-    (all, errors)
+    (workers, all, errors)
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -407,7 +745,8 @@ fn run(options: Options) -> Result<(), String> {
         Some(pg) => pg.url.clone(),
         None => format!("sqlite://{}", data_dir.path().join("bench.db").display()),
     };
-    let server = Server::start(&binary, &database_url)?;
+    let (server, seed) = Server::start(&binary, &database_url)?;
+    let seed = std::rc::Rc::new(seed);
     eprintln!(
         "bridgekeeper on {} ({}), {} clients, {} s per scenario after {} s warm-up",
         server.base_url, options.database, options.concurrency, options.seconds, options.warmup
@@ -417,10 +756,14 @@ fn run(options: Options) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let local = tokio::task::LocalSet::new();
+    let session = local.block_on(&runtime, logged_in_session(&server.base_url, &seed))?;
     let mut results = Vec::new();
     for scenario in &options.scenarios {
         eprintln!("running {scenario} …");
-        let measurement = local.block_on(&runtime, measure(&server, scenario, &options))?;
+        let measurement = local.block_on(
+            &runtime,
+            measure(&server, &seed, &session, scenario, &options),
+        )?;
         results.push(measurement);
     }
     println!(
