@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod oauth_commands;
+
 use crate::accounts::{self, BusinessName, Email, NewAccount, NewPassword};
 use crate::clock::SystemClock;
 use crate::config::Settings;
@@ -40,6 +42,16 @@ enum Command {
     User {
         #[command(subcommand)]
         action: AccountAction,
+    },
+    /// Manage OAuth clients.
+    Client {
+        #[command(subcommand)]
+        action: oauth_commands::ClientAction,
+    },
+    /// Manage access-token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: oauth_commands::KeysAction,
     },
 }
 
@@ -81,6 +93,8 @@ pub fn main() -> ExitCode {
         Command::Migrate => migrate(&settings),
         Command::Admin { action } => create_account(settings, action, true),
         Command::User { action } => create_account(settings, action, false),
+        Command::Client { action } => oauth_commands::client(settings, action),
+        Command::Keys { action } => oauth_commands::keys(settings, action),
     }
 }
 

@@ -44,7 +44,8 @@ impl FromRequest for BearerAuth {
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().map(str::to_owned));
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let state =
+                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
             if in_query {
                 return Err(ApiError::InvalidRequest(
                     "access tokens are not accepted in the URL; send Authorization: Bearer <token>"
@@ -54,7 +55,9 @@ impl FromRequest for BearerAuth {
             let value = match header_value {
                 None => return Err(ApiError::MissingToken),
                 Some(Err(_)) => {
-                    return Err(ApiError::InvalidRequest("malformed Authorization header".into()))
+                    return Err(ApiError::InvalidRequest(
+                        "malformed Authorization header".into(),
+                    ))
                 }
                 Some(Ok(value)) => value,
             };

@@ -46,7 +46,8 @@ async fn trusted_target(
                     .into(),
             )
         })?;
-    let target = authorize_request::redirect_target(params, &client).map_err(PageError::BadRequest)?;
+    let target =
+        authorize_request::redirect_target(params, &client).map_err(PageError::BadRequest)?;
     Ok((client, target))
 }
 
@@ -56,7 +57,9 @@ fn redirect(status_see_other: bool, location: &str) -> HttpResponse {
     } else {
         HttpResponse::Found()
     };
-    response.insert_header((header::LOCATION, location)).finish()
+    response
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 fn error_redirect(
@@ -69,7 +72,12 @@ fn error_redirect(
     let state_param = authorize_request::state(params);
     redirect(
         see_other,
-        &authorize_request::error_uri(&target.uri, error, state_param.as_deref(), &state.oauth.issuer),
+        &authorize_request::error_uri(
+            &target.uri,
+            error,
+            state_param.as_deref(),
+            &state.oauth.issuer,
+        ),
     )
 }
 

@@ -26,10 +26,7 @@ pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
         .insert_header((header::PRAGMA, "no-cache"));
     match error {
         OAuthError::InvalidClient(_) => {
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                format!("Basic realm=\"{REALM}\""),
-            ));
+            response.insert_header((header::WWW_AUTHENTICATE, format!("Basic realm=\"{REALM}\"")));
         }
         OAuthError::ClientThrottled {
             retry_after_seconds,

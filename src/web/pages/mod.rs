@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod dashboard;
+mod oauth_clients;
 
 use actix_session::Session;
 use actix_web::{get, http::header, web, HttpResponse};
@@ -16,6 +17,7 @@ use crate::web::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     dashboard::configure(cfg);
+    oauth_clients::configure(cfg);
     admin::configure(cfg);
 }
 
