@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod oauth_commands;
+
 use crate::accounts::{self, BusinessName, Email, NewAccount, NewPassword};
 use crate::clock::SystemClock;
 use crate::config::Settings;
@@ -43,6 +45,16 @@ enum Command {
     },
     /// Run the sandbox Stripe emulator on its own (for benchmarks and manual tests).
     StripeEmulator(crate::sandbox::cli::EmulatorArgs),
+    /// Manage OAuth clients.
+    Client {
+        #[command(subcommand)]
+        action: oauth_commands::ClientAction,
+    },
+    /// Manage access-token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: oauth_commands::KeysAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,6 +96,8 @@ pub fn main() -> ExitCode {
         Command::Admin { action } => create_account(settings, action, true),
         Command::User { action } => create_account(settings, action, false),
         Command::StripeEmulator(args) => crate::sandbox::cli::run(args),
+        Command::Client { action } => oauth_commands::client(settings, action),
+        Command::Keys { action } => oauth_commands::keys(settings, action),
     }
 }
 

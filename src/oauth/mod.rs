@@ -65,7 +65,7 @@ impl OAuthContext {
 }
 
 /// A domain event for the audit log (details never carry credentials).
-pub(crate) fn event(actor: &Actor, now: i64, action: &str, detail: String) -> DomainEvent {
+pub fn event(actor: &Actor, now: i64, action: &str, detail: String) -> DomainEvent {
     DomainEvent {
         actor: actor.clone(),
         occurred_at: now,

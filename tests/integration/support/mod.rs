@@ -27,12 +27,18 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// A browser-like client: keeps cookies, does not follow redirects.
     pub client: reqwest::Client,
-    _db: TestDatabase,
+    /// What a second instance needs to share this one's database (see
+    /// [`TestAppBuilder::sharing_database_with`]).
+    pub database_url: String,
+    pub master_key: String,
+    /// `None` for an instance that shares another's database (the first one drops it).
+    _db: Option<TestDatabase>,
     _data_dir: tempfile::TempDir,
 }
 
 pub struct TestAppBuilder {
     env: HashMap<String, String>,
+    shared: Option<(String, String, ManualClock)>,
 }
 
 impl TestApp {
@@ -43,6 +49,7 @@ impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             env: HashMap::new(),
+            shared: None,
         }
     }
 
@@ -147,15 +154,38 @@ impl TestAppBuilder {
         self
     }
 
+    /// A second instance of the application on `other`'s database, with the same
+    /// master key and clock: two servers behind one load balancer.
+    pub fn sharing_database_with(mut self, other: &TestApp) -> Self {
+        self.shared = Some((
+            other.database_url.clone(),
+            other.master_key.clone(),
+            other.clock.clone(),
+        ));
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = tempfile::tempdir().expect("tempdir");
-        let db = TestDatabase::create(data_dir.path()).await;
+        let (db, database_url, master_key, clock) = match self.shared {
+            Some((url, key, clock)) => (None, url, key, clock),
+            None => {
+                let db = TestDatabase::create(data_dir.path()).await;
+                let url = db.url().to_owned();
+                (
+                    Some(db),
+                    url,
+                    MasterKey::generate().to_base64(),
+                    ManualClock::starting_now(),
+                )
+            }
+        };
         let mut env: HashMap<String, String> = [
             ("BIND_ADDRESS", "127.0.0.1:0".to_owned()),
             ("SANDBOX_STRIPE_ADDRESS", "127.0.0.1:0".to_owned()),
-            ("DATABASE_URL", db.url().to_owned()),
+            ("DATABASE_URL", database_url.clone()),
             ("DATA_DIR", data_dir.path().display().to_string()),
-            ("MASTER_KEY", MasterKey::generate().to_base64()),
+            ("MASTER_KEY", master_key.clone()),
             ("LOG_LEVEL", "warn".to_owned()),
             ("DATABASE_POOL_SIZE", "4".to_owned()),
         ]
@@ -164,7 +194,6 @@ impl TestAppBuilder {
         .collect();
         env.extend(self.env);
         let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
-        let clock = ManualClock::starting_now();
         let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
             .await
             .expect("application starts");
@@ -181,6 +210,8 @@ impl TestAppBuilder {
             state,
             clock,
             client,
+            database_url,
+            master_key,
             _db: db,
             _data_dir: data_dir,
         }
