@@ -7,3 +7,4 @@ mod accounts;
 mod admin;
 mod browser;
 mod startup;
+mod stripe_client;
