@@ -8,3 +8,4 @@ mod admin;
 mod browser;
 mod startup;
 mod stripe_client;
+mod stripe_connect;
