@@ -9,3 +9,4 @@ mod browser;
 mod startup;
 mod stripe_client;
 mod stripe_connect;
+mod stripe_webhooks;
