@@ -10,3 +10,4 @@ mod startup;
 mod stripe_client;
 mod stripe_connect;
 mod stripe_webhooks;
+mod stripe_openapi;
