@@ -29,11 +29,32 @@ const AUTHORIZE_PARAMS: &[&str] = &[
     "suggested_capabilities",
 ];
 const STRIPE_USER_KEYS: &[&str] = &[
-    "email", "url", "country", "phone_number", "business_name", "business_type", "first_name",
-    "last_name", "dob_day", "dob_month", "dob_year", "street_address", "city", "state", "zip",
-    "physical_product", "product_description", "currency",
+    "email",
+    "url",
+    "country",
+    "phone_number",
+    "business_name",
+    "business_type",
+    "first_name",
+    "last_name",
+    "dob_day",
+    "dob_month",
+    "dob_year",
+    "street_address",
+    "city",
+    "state",
+    "zip",
+    "physical_product",
+    "product_description",
+    "currency",
 ];
-const TOKEN_PARAMS: &[&str] = &["grant_type", "code", "refresh_token", "scope", "assert_capabilities"];
+const TOKEN_PARAMS: &[&str] = &[
+    "grant_type",
+    "code",
+    "refresh_token",
+    "scope",
+    "assert_capabilities",
+];
 const DEAUTHORIZE_PARAMS: &[&str] = &["client_id", "stripe_user_id"];
 
 fn spec_path<'a>(spec: &'a Value, path: &str) -> Option<&'a Value> {
@@ -98,7 +119,10 @@ async fn every_parameter_the_client_sends_is_documented_for_its_path() {
     let code = stripe.emulator.approve(&account);
     client.exchange_code(&code).await.expect("exchange");
     let alice = stripe.customer(&account, "Alice");
-    client.retrieve_customer(&account, &alice).await.expect("customer");
+    client
+        .retrieve_customer(&account, &alice)
+        .await
+        .expect("customer");
     client
         .list_subscriptions(
             &account,
@@ -109,7 +133,10 @@ async fn every_parameter_the_client_sends_is_documented_for_its_path() {
                 limit: Some(1),
                 starting_after: None,
                 ending_before: None,
-                expand: vec!["data.items.data.price.product".into(), "data.customer".into()],
+                expand: vec![
+                    "data.items.data.price.product".into(),
+                    "data.customer".into(),
+                ],
             },
         )
         .await
@@ -138,19 +165,31 @@ async fn every_parameter_the_client_sends_is_documented_for_its_path() {
     // The authorize URL against the doc's table.
     for (key, _) in decode(authorize.query().unwrap_or_default()) {
         let name = top_level_name(&key);
-        assert!(AUTHORIZE_PARAMS.contains(&name), "authorize: {key} is not documented");
+        assert!(
+            AUTHORIZE_PARAMS.contains(&name),
+            "authorize: {key} is not documented"
+        );
         if name == "stripe_user" {
             let inner = key.trim_start_matches("stripe_user[").trim_end_matches(']');
-            assert!(STRIPE_USER_KEYS.contains(&inner), "authorize: {key} is not documented");
+            assert!(
+                STRIPE_USER_KEYS.contains(&inner),
+                "authorize: {key} is not documented"
+            );
         }
     }
 
-    let spec: Value = serde_yaml::from_str(&std::fs::read_to_string(SPEC).expect("the spec is beside the repository"))
-        .expect("the spec parses");
+    let spec: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(SPEC).expect("the spec is beside the repository"),
+    )
+    .expect("the spec parses");
     let requests = stripe.emulator.requests();
     let mut checked = BTreeSet::new();
     for request in &requests {
-        let raw = if request.method == "GET" { &request.query } else { &request.body };
+        let raw = if request.method == "GET" {
+            &request.query
+        } else {
+            &request.body
+        };
         let names: BTreeSet<String> = decode(raw)
             .into_iter()
             .map(|(k, _)| top_level_name(&k).to_owned())
@@ -168,10 +207,32 @@ async fn every_parameter_the_client_sends_is_documented_for_its_path() {
                 request.path
             );
         }
-        assert_eq!(request.status, 200, "{} {} failed", request.method, request.path);
-        checked.insert(format!("{} {}", request.method, request.path.split('/').take(3).collect::<Vec<_>>().join("/")));
+        assert_eq!(
+            request.status, 200,
+            "{} {} failed",
+            request.method, request.path
+        );
+        checked.insert(format!(
+            "{} {}",
+            request.method,
+            request
+                .path
+                .split('/')
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("/")
+        ));
     }
-    for expected in ["POST /oauth/token", "POST /oauth/deauthorize", "GET /v1/customers", "GET /v1/subscriptions", "POST /v1/billing_portal"] {
-        assert!(checked.contains(expected), "{expected} was not exercised: {checked:?}");
+    for expected in [
+        "POST /oauth/token",
+        "POST /oauth/deauthorize",
+        "GET /v1/customers",
+        "GET /v1/subscriptions",
+        "POST /v1/billing_portal",
+    ] {
+        assert!(
+            checked.contains(expected),
+            "{expected} was not exercised: {checked:?}"
+        );
     }
 }
