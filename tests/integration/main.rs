@@ -10,5 +10,6 @@ mod startup;
 mod stripe_browser;
 mod stripe_client;
 mod stripe_connect;
+mod stripe_logs;
 mod stripe_openapi;
 mod stripe_webhooks;
