@@ -128,6 +128,7 @@ impl StripeBridge {
         config.timeout = std::time::Duration::from_secs(self.settings.request_timeout_seconds);
         config.max_retries = self.settings.max_retries;
         StripeClient::new(config)
+            .map_err(|e| StripeError::new(StripeErrorKind::Network, e.to_string()))
     }
 
     pub fn webhook_tolerance_seconds(&self) -> i64 {

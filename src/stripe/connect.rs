@@ -51,9 +51,15 @@ pub enum ConnectError {
     #[error("Your Stripe account is not connected.")]
     NotConnected,
     #[error("{0}")]
-    Stripe(#[from] StripeError),
+    Stripe(Box<StripeError>),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<StripeError> for ConnectError {
+    fn from(e: StripeError) -> Self {
+        ConnectError::Stripe(Box::new(e))
+    }
 }
 
 impl From<diesel::result::Error> for ConnectError {
