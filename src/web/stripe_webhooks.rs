@@ -35,8 +35,8 @@ async fn stripe_webhook(
     else {
         return bad_request("missing Stripe-Signature header");
     };
-    let secrets = match state.stripe.credentials(&state.db, &state.secret_box).await {
-        Ok(credentials) => credentials.webhook_secrets,
+    let (secrets, livemode) = match state.stripe.credentials(&state.db, &state.secret_box).await {
+        Ok(credentials) => (credentials.webhook_secrets.clone(), credentials.livemode()),
         Err(e) => {
             tracing::warn!(error = %e, "webhook received but Stripe is not configured");
             return bad_request("no webhook signing secret is configured");
@@ -57,7 +57,7 @@ async fn stripe_webhook(
         Err(_) => return bad_request("the body is not a Stripe event"),
     };
     let (event_id, event_type) = (event.id.clone(), event.event_type.clone());
-    match connect::process_event(&state.db, state.now(), event).await {
+    match connect::process_event(&state.db, state.now(), livemode, event).await {
         Ok(outcome) => {
             tracing::info!(%event_id, %event_type, outcome = outcome.as_str(), "webhook processed");
             HttpResponse::Ok().json(json!({"received": true, "outcome": outcome.as_str()}))

@@ -12,4 +12,5 @@ mod stripe_client;
 mod stripe_connect;
 mod stripe_logs;
 mod stripe_openapi;
+mod stripe_platform;
 mod stripe_webhooks;

@@ -340,3 +340,81 @@ async fn unknown_event_types_are_acknowledged_and_ignored() {
         StatusCode::BAD_REQUEST
     );
 }
+
+#[tokio::test]
+async fn events_of_the_other_mode_are_acknowledged_and_ignored() {
+    let app = TestApp::spawn().await;
+    let account = connected_business(&app).await;
+    let mut event = deauthorized(&app, &account);
+    event["livemode"] = json!(true);
+    assert_eq!(outcome(app.send_event(&event).await).await, "ignored");
+    assert!(
+        tab(&app).await.contains("Disconnect"),
+        "a live event does not touch a test connection"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_on_the_emulator_dashboard_sends_a_signed_subscription_event() {
+    let app = TestApp::spawn().await;
+    let account = connected_business(&app).await;
+    let sub = app.emulator().inspect(|m| {
+        m.accounts[&account]
+            .subscriptions
+            .iter()
+            .find(|s| s.status == "active")
+            .map(|s| s.id.clone())
+            .expect("active")
+    });
+    let page = reqwest::Client::new()
+        .post(format!(
+            "{}accounts/{account}/subscriptions/{sub}/cancel",
+            app.emulator().dashboard_url() + "/"
+        ))
+        .send()
+        .await
+        .expect("POST")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        page.contains("customer.subscription.deleted was sent"),
+        "{page}"
+    );
+    let (acct, id) = (account.clone(), sub.clone());
+    let snapshot = app
+        .state
+        .db
+        .run(move |tx| Ok::<_, DbError>(stripe_object_snapshots::find(tx.conn, &acct, &id)?))
+        .await
+        .expect("query")
+        .expect("stored");
+    assert!(snapshot.deleted);
+    let object: Value = serde_json::from_str(&snapshot.object_json).expect("json");
+    assert_eq!(object["status"], "canceled");
+    assert!(
+        object["items"]["data"][0]["current_period_end"].is_i64(),
+        "rendered in the account's (basil or later) version"
+    );
+}
+
+#[tokio::test]
+async fn delayed_deliveries_arrive_later() {
+    let app = TestApp::spawn().await;
+    let account = connected_business(&app).await;
+    app.emulator().set_delivery(DeliveryPlan {
+        delay: Some(std::time::Duration::from_millis(300)),
+        ..Default::default()
+    });
+    assert!(app.emulator().revoke_from_dashboard(&account).await);
+    assert!(tab(&app).await.contains("Disconnect"), "not arrived yet");
+    let mut revoked = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if tab(&app).await.contains("Revoked") {
+            revoked = true;
+            break;
+        }
+    }
+    assert!(revoked, "the delayed webhook arrived and was applied");
+}
