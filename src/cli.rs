@@ -136,7 +136,7 @@ fn startup_failed(e: &startup::StartupError) -> ExitCode {
             "Check DATABASE_URL: sqlite://PATH for a file, or postgres://USER@HOST:PORT/DATABASE for a PostgreSQL server that is running and accepts this user."
         ),
         startup::StartupError::Bind { .. } => {
-            eprintln!("Another process may use this address; set BIND_ADDRESS to another port.")
+            eprintln!("Another process may use this address; set BIND_ADDRESS (or SANDBOX_STRIPE_ADDRESS for the sandbox Stripe emulator) to another port.")
         }
         _ => {}
     }

@@ -58,7 +58,7 @@ impl From<connect::ConnectError> for CustomerError {
     fn from(e: connect::ConnectError) -> Self {
         match e {
             connect::ConnectError::Db(e) => CustomerError::Db(e),
-            connect::ConnectError::Stripe(e) => stripe_failure(e),
+            connect::ConnectError::Stripe(e) => stripe_failure(*e),
             _ => CustomerError::NotConnected,
         }
     }

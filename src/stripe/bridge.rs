@@ -34,7 +34,7 @@ impl std::fmt::Debug for SandboxCredentials {
 }
 
 /// The credentials in effect: what the client signs with and webhooks are checked with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EffectiveCredentials {
     pub secret_key: SecretKey,
     pub publishable_key: String,
@@ -42,6 +42,31 @@ pub struct EffectiveCredentials {
     pub webhook_secrets: Vec<String>,
     pub api_base: Url,
     pub connect_base: Url,
+}
+
+impl std::fmt::Debug for EffectiveCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secrets: Vec<String> = self
+            .webhook_secrets
+            .iter()
+            .map(|s| mask_secret(s))
+            .collect();
+        f.debug_struct("EffectiveCredentials")
+            .field("secret_key", &self.secret_key)
+            .field("publishable_key", &self.publishable_key)
+            .field("connect_client_id", &self.connect_client_id)
+            .field("webhook_secrets", &secrets)
+            .field("api_base", &self.api_base.as_str())
+            .field("connect_base", &self.connect_base.as_str())
+            .finish()
+    }
+}
+
+impl EffectiveCredentials {
+    /// Live or test, from the secret key.
+    pub fn livemode(&self) -> bool {
+        self.secret_key.mode().is_live()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -128,9 +153,30 @@ impl StripeBridge {
         config.timeout = std::time::Duration::from_secs(self.settings.request_timeout_seconds);
         config.max_retries = self.settings.max_retries;
         StripeClient::new(config)
+            .map_err(|e| StripeError::new(StripeErrorKind::Network, e.to_string()))
     }
 
     pub fn webhook_tolerance_seconds(&self) -> i64 {
         self.settings.webhook_tolerance_seconds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_masks_every_secret() {
+        let credentials = EffectiveCredentials {
+            secret_key: SecretKey::parse("sk_test_51abcdefghijklmnopqrstuvwxyz").expect("key"),
+            publishable_key: "pk_test_1".into(),
+            connect_client_id: "ca_1".into(),
+            webhook_secrets: vec!["whsec_abcdefghijklmnopqrstuvwxyz".into()],
+            api_base: Url::parse("https://api.stripe.com").expect("url"),
+            connect_base: Url::parse("https://connect.stripe.com").expect("url"),
+        };
+        let shown = format!("{credentials:?}");
+        assert!(!shown.contains("abcdefghijklmnop"), "{shown}");
+        assert!(!credentials.livemode());
     }
 }

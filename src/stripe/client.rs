@@ -131,14 +131,13 @@ fn segment(id: &str) -> String {
 }
 
 impl StripeClient {
-    pub fn new(config: ClientConfig) -> Result<Self, StripeError> {
+    pub fn new(config: ClientConfig) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("bridgekeeper/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| StripeError::new(StripeErrorKind::Network, e.to_string()))?;
+            .build()?;
         Ok(Self {
             http,
             config: Arc::new(config),

@@ -51,9 +51,15 @@ pub enum ConnectError {
     #[error("Your Stripe account is not connected.")]
     NotConnected,
     #[error("{0}")]
-    Stripe(#[from] StripeError),
+    Stripe(Box<StripeError>),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<StripeError> for ConnectError {
+    fn from(e: StripeError) -> Self {
+        ConnectError::Stripe(Box::new(e))
+    }
 }
 
 impl From<diesel::result::Error> for ConnectError {
@@ -278,9 +284,13 @@ fn is_customer_event(event_type: &str) -> bool {
 /// Applies one verified event, at most once per event id. Events may arrive out of
 /// order: a deauthorization older than the current connection, or an object state older
 /// than the stored one, is recorded but not applied.
+///
+/// Events of the other mode (a test event at a live platform, or the reverse) are
+/// acknowledged and ignored.
 pub async fn process_event(
     db: &Database,
     now: i64,
+    livemode: bool,
     event: Event,
 ) -> Result<EventOutcome, ConnectError> {
     let result = db
@@ -296,6 +306,7 @@ pub async fn process_event(
                 .map(str::to_owned);
             let mut object_json = event.data.object.to_string();
             let outcome = match (event.event_type.as_str(), event.account.as_deref()) {
+                _ if event.livemode != livemode => EventOutcome::Ignored,
                 ("account.application.deauthorized", Some(account)) => {
                     let mut outcome = EventOutcome::Stale;
                     for connection in stripe_connections::connected_to_account(tx.conn, account)? {

@@ -145,12 +145,28 @@ pub struct MaskedSettings {
 }
 
 /// The settings the Stripe client uses: secrets opened.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PlatformCredentials {
     pub secret_key: SecretKey,
     pub publishable_key: String,
     pub connect_client_id: String,
     pub webhook_secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for PlatformCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secrets: Vec<String> = self
+            .webhook_secrets
+            .iter()
+            .map(|s| mask_secret(s))
+            .collect();
+        f.debug_struct("PlatformCredentials")
+            .field("secret_key", &self.secret_key)
+            .field("publishable_key", &self.publishable_key)
+            .field("connect_client_id", &self.connect_client_id)
+            .field("webhook_secrets", &secrets)
+            .finish()
+    }
 }
 
 pub async fn masked(db: &Database) -> Result<MaskedSettings, SettingsError> {

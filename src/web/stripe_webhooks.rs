@@ -36,8 +36,8 @@ async fn stripe_webhook(
     else {
         return bad_request("missing Stripe-Signature header");
     };
-    let secrets = match state.stripe.credentials(&state.db, &state.secret_box).await {
-        Ok(credentials) => credentials.webhook_secrets,
+    let (secrets, livemode) = match state.stripe.credentials(&state.db, &state.secret_box).await {
+        Ok(credentials) => (credentials.webhook_secrets.clone(), credentials.livemode()),
         Err(e) => {
             tracing::warn!(error = %e, "webhook received but Stripe is not configured");
             return bad_request("no webhook signing secret is configured");
@@ -63,7 +63,7 @@ async fn stripe_webhook(
         (Some(account), true) => Some((account.clone(), event.created, event.data.object.clone())),
         _ => None,
     };
-    match connect::process_event(&state.db, state.now(), event).await {
+    match connect::process_event(&state.db, state.now(), livemode, event).await {
         Ok(outcome) => {
             if let (EventOutcome::Applied, Some((account, created, object))) =
                 (outcome, for_customers)

@@ -3,6 +3,7 @@
 
 pub mod browser;
 mod database;
+pub mod stripe;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,0 +1,199 @@
+//! The Connect flow in a real headless Chromium: the business's dashboard, the
+//! emulator's authorize page, Stripe's redirect back, Disconnect, and a revocation from
+//! the emulator's merchant dashboard arriving as a webhook.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+
+use crate::support::browser::Browser;
+use crate::support::{TestApp, PASSWORD};
+
+async fn log_in(app: &TestApp, c: &Client, email: &str) {
+    app.create_account(email, false).await;
+    c.goto(&app.url("/login")).await.expect("login page");
+    c.find(Locator::Css("input[name=email]"))
+        .await
+        .expect("field")
+        .send_keys(email)
+        .await
+        .expect("type");
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .expect("field")
+        .send_keys(PASSWORD)
+        .await
+        .expect("type");
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submit");
+    c.wait()
+        .for_element(Locator::Css("nav.tabs a.active"))
+        .await
+        .expect("dashboard");
+}
+
+async fn click(c: &Client, css: &str) {
+    c.wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn main_text(c: &Client) -> String {
+    c.wait()
+        .for_element(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Connect with Stripe → the emulator's page → approve → back on the Connect tab.
+async fn connect(app: &TestApp, c: &Client) -> String {
+    c.goto(&app.url("/dashboard/connect/")).await.expect("tab");
+    click(c, "#connect").await;
+    let heading = c
+        .wait()
+        .for_element(Locator::Css("main h1"))
+        .await
+        .expect("authorize page")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(heading, "Connect your Stripe account");
+    let url = c.current_url().await.expect("url");
+    assert_eq!(
+        url.port(),
+        app.emulator().base_url().port(),
+        "on the emulator"
+    );
+    assert!(
+        main_text(c).await.contains("owner@acme.test"),
+        "prefilled email shown"
+    );
+    click(c, "#approve").await;
+    let account = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#account-id"))
+        .await
+        .expect("connected account shown")
+        .text()
+        .await
+        .expect("text");
+    assert!(c
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .ends_with("/dashboard/connect/"));
+    account
+}
+
+#[tokio::test]
+async fn a_business_connects_stripe_then_disconnects() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    log_in(&app, c, "owner@acme.test").await;
+
+    let account = connect(&app, c).await;
+    assert!(account.starts_with("acct_"), "{account}");
+    let text = main_text(c).await;
+    assert!(
+        text.contains(&format!("Connected to Stripe account {account}")),
+        "{text}"
+    );
+    assert!(text.contains("read_write"));
+    let banner = c
+        .find(Locator::Css(".sandbox-banner"))
+        .await
+        .expect("the sandbox banner is shown")
+        .text()
+        .await
+        .expect("text");
+    assert!(banner.contains("Sandbox mode"), "{banner}");
+
+    click(c, "#disconnect").await;
+    c.wait()
+        .for_element(Locator::Css(".status.revoked"))
+        .await
+        .expect("revoked");
+    let text = main_text(c).await;
+    assert!(text.contains("Disconnected from Stripe."), "{text}");
+    assert!(text.contains("when you disconnected it here"));
+    assert!(!app.emulator().inspect(|m| m.accounts[&account].connected));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn denying_on_stripe_shows_stripes_words() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    log_in(&app, c, "owner@acme.test").await;
+    c.goto(&app.url("/dashboard/connect/")).await.expect("tab");
+    click(c, "#connect").await;
+    click(c, "#deny").await;
+    let flash = c
+        .wait()
+        .for_element(Locator::Css(".flash.error"))
+        .await
+        .expect("flash")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        flash,
+        "Stripe did not connect your account: The user denied your request"
+    );
+    assert!(main_text(c).await.contains("Not connected"));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn revoking_on_the_emulator_dashboard_shows_revoked_on_the_connect_tab() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    log_in(&app, c, "owner@acme.test").await;
+    let account = connect(&app, c).await;
+
+    c.goto(&app.emulator().dashboard_url())
+        .await
+        .expect("emulator dashboard");
+    click(c, &format!("#revoke-{account}")).await;
+    let notice = c
+        .wait()
+        .for_element(Locator::Css(".notice"))
+        .await
+        .expect("notice")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        notice.contains("account.application.deauthorized was sent"),
+        "{notice}"
+    );
+
+    c.goto(&app.url("/dashboard/connect/")).await.expect("tab");
+    let status = c
+        .wait()
+        .for_element(Locator::Css(".status.revoked"))
+        .await
+        .expect("revoked")
+        .text()
+        .await
+        .expect("text");
+    assert!(status.contains(&account), "{status}");
+    assert!(status.contains("from Stripe"), "{status}");
+    browser.close().await;
+}

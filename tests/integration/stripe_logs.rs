@@ -1,0 +1,122 @@
+//! No secret or token appears in any log line: the logs of a whole Connect session
+//! (connect, Stripe failures, disconnect, webhooks good and bad) are captured and
+//! searched for every secret involved.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bridgekeeper::sandbox::Fault;
+use bridgekeeper::stripe::webhook;
+
+use crate::support::stripe::{decide, query_param};
+use crate::support::TestApp;
+
+#[derive(Clone)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs (once per test binary) a global subscriber that keeps every line.
+fn captured_logs() -> Buffer {
+    static LOGS: OnceLock<Buffer> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Buffer(Arc::new(Mutex::new(Vec::new())));
+        let writer = buffer.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("bridgekeeper=trace,actix_web=debug,reqwest=debug,info")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init()
+            .expect("no other global subscriber in this test binary");
+        buffer
+    })
+    .clone()
+}
+
+#[tokio::test]
+async fn no_secret_or_token_appears_in_any_log_line() {
+    let logs = captured_logs();
+    let app = TestApp::spawn().await;
+    app.logged_in_business("owner@acme.test").await;
+
+    let authorize = app.start_connect().await;
+    let state = query_param(&authorize, "state").expect("state");
+    let callback = decide(&authorize, "approve", None).await;
+    let code = query_param(&callback, "code").expect("code");
+    app.client
+        .get(callback.as_str())
+        .send()
+        .await
+        .expect("callback");
+    app.client
+        .get(callback.as_str())
+        .send()
+        .await
+        .expect("replayed callback");
+
+    // A Stripe failure is logged (without the key), then Disconnect succeeds.
+    app.emulator()
+        .inject(Fault::status("/oauth/deauthorize", 500, Some(false)));
+    app.post_form("/dashboard/connect/disconnect", &[]).await;
+    app.post_form("/dashboard/connect/disconnect", &[]).await;
+
+    // Webhooks: one forged, one good.
+    let event = app
+        .emulator()
+        .event("invoice.paid", None, serde_json::json!({"id": "in_1"}));
+    let body = serde_json::to_vec(&event).expect("json");
+    let forged = webhook::sign(&body, &["whsec_forgedsecret123456"], app.state.now());
+    app.post_webhook(&body, &forged).await;
+    app.send_event(&event).await;
+
+    let credentials = app
+        .state
+        .stripe
+        .sandbox_credentials()
+        .expect("sandbox")
+        .clone();
+    let mut secrets = vec![
+        credentials.secret_key.expose().to_owned(),
+        credentials.webhook_secret.clone(),
+        "whsec_forgedsecret123456".to_owned(),
+        state,
+        code,
+    ];
+    app.emulator().inspect(|m| {
+        secrets.extend(m.access_tokens.keys().cloned());
+        secrets.extend(m.refresh_tokens.keys().cloned());
+    });
+    assert!(secrets.len() >= 7, "tokens were issued: {}", secrets.len());
+
+    let text =
+        String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    assert!(
+        text.contains("Stripe request failed"),
+        "the failure was logged"
+    );
+    assert!(text.contains("webhook signature rejected"));
+    assert!(text.contains("webhook processed"));
+    assert!(
+        text.contains("/connect/stripe/callback"),
+        "requests are logged"
+    );
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a secret reached the logs: {}…",
+            &secret[..8]
+        );
+    }
+}
