@@ -318,7 +318,12 @@ async fn logged_in_session(base_url: &str, seed: &Seed) -> Result<reqwest::Clien
         .text()
         .await
         .map_err(|e| e.to_string())?;
-    let mut fields = hidden_fields(&consent);
+    // The consent form is the one with the decision buttons (the layout has others).
+    let form = consent
+        .split("<form")
+        .find(|f| f.contains("name=\"decision\""))
+        .ok_or("no consent form on the first authorization")?;
+    let mut fields = hidden_fields(form);
     if fields.is_empty() {
         return Err("no consent page for the first authorization".into());
     }
@@ -330,7 +335,9 @@ async fn logged_in_session(base_url: &str, seed: &Seed) -> Result<reqwest::Clien
         .await
         .map_err(|e| e.to_string())?;
     if !approved.status().is_redirection() {
-        return Err(format!("consent was not accepted: {}", approved.status()));
+        let status = approved.status();
+        let body = approved.text().await.unwrap_or_default();
+        return Err(format!("consent was not accepted: {status}: {body}"));
     }
     Ok(http)
 }
@@ -341,15 +348,7 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
         let marker = format!("{name}=\"");
         let start = tag.find(&marker)? + marker.len();
         let end = tag[start..].find('"')? + start;
-        Some(
-            tag[start..end]
-                .replace("&quot;", "\"")
-                .replace("&#x27;", "'")
-                .replace("&#39;", "'")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&amp;", "&"),
-        )
+        Some(unescape_html(&tag[start..end]))
     };
     html.split("<input")
         .skip(1)
@@ -357,6 +356,47 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
         .filter(|tag| tag.contains("type=\"hidden\""))
         .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
         .collect()
+}
+
+/// Decodes the entities a template engine writes (`&amp;`, `&#x2f;`, `&#39;`, …).
+fn unescape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('&') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find(';').filter(|&e| e <= 8) else {
+            out.push('&');
+            rest = after;
+            continue;
+        };
+        let entity = &after[..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn pkce_pair() -> (String, String) {
