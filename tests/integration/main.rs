@@ -6,6 +6,7 @@ mod support;
 mod accounts;
 mod admin;
 mod browser;
+mod customers;
 mod oauth;
 mod startup;
 mod stripe_browser;

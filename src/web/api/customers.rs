@@ -171,36 +171,51 @@ impl From<CustomerError> for ApiError {
     }
 }
 
-/// An optional JSON body (empty means `None`), with a 400 that names what is wrong.
-fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+/// The body as a JSON object (an empty body is an empty object), allowing only `allowed`
+/// fields, so that every 400 can name the field at fault.
+fn json_object(
+    body: &[u8],
+    allowed: &[&'static str],
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+        return Ok(serde_json::Map::new());
     }
-    serde_json::from_slice(body).map(Some).map_err(|e| {
-        let field = ["customer_id", "return_url"]
-            .into_iter()
-            .find(|f| e.to_string().contains(f))
-            .unwrap_or("body");
-        ApiError::BadRequest {
-            field,
-            message: format!("the body is not the expected JSON: {e}"),
+    let object = match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(object)) => object,
+        Ok(_) => return Err(bad_request("body", "send a JSON object")),
+        Err(e) => {
+            return Err(bad_request(
+                "body",
+                &format!("the body is not valid JSON: {e}"),
+            ))
         }
-    })
+    };
+    if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(bad_request(
+            "body",
+            &format!("unknown field {unknown:?}; allowed: {}", allowed.join(", ")),
+        ));
+    }
+    Ok(object)
 }
 
-fn required_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    optional_json(body)?.ok_or_else(|| ApiError::BadRequest {
-        field: "body",
-        message: "send a JSON object such as {\"customer_id\": \"cus_…\"}".into(),
-    })
+/// An optional string field of a JSON object.
+fn string_field(
+    object: &serde_json::Map<String, serde_json::Value>,
+    field: &'static str,
+) -> Result<Option<String>, ApiError> {
+    match object.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(value)) => Ok(Some(value.clone())),
+        Some(_) => Err(bad_request(field, "must be a string")),
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateCustomer {
-    customer_id: String,
-    #[serde(default)]
-    return_url: Option<String>,
+fn bad_request(field: &'static str, message: &str) -> ApiError {
+    ApiError::BadRequest {
+        field,
+        message: message.to_owned(),
+    }
 }
 
 async fn customers_create(
@@ -210,7 +225,10 @@ async fn customers_create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_scope(CUSTOMERS_WRITE)?;
-    let input: CreateCustomer = required_json(&body)?;
+    let input = json_object(&body, &["customer_id", "return_url"])?;
+    let customer_id = string_field(&input, "customer_id")?
+        .ok_or_else(|| bad_request("customer_id", "required: the Stripe customer id (cus_…)"))?;
+    let return_url = string_field(&input, "return_url")?;
     let actor = Actor {
         user_id: Some(auth.0.business_user_id),
         label: Some(format!("client {}", auth.0.client_id)),
@@ -218,12 +236,7 @@ async fn customers_create(
     };
     let (document, created) = state
         .customers
-        .record(
-            auth.0.business_user_id,
-            &input.customer_id,
-            input.return_url,
-            actor,
-        )
+        .record(auth.0.business_user_id, &customer_id, return_url, actor)
         .await?;
     let status = if created {
         StatusCode::CREATED
@@ -306,13 +319,6 @@ async fn customer_delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreatePortalSession {
-    #[serde(default)]
-    return_url: Option<String>,
-}
-
 #[derive(Serialize)]
 struct PortalSessionJson {
     url: String,
@@ -327,14 +333,11 @@ async fn portal_session_create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_scope(CUSTOMERS_WRITE)?;
-    let input: Option<CreatePortalSession> = optional_json(&body)?;
+    let input = json_object(&body, &["return_url"])?;
+    let return_url = string_field(&input, "return_url")?;
     let session = state
         .customers
-        .create_portal_session(
-            auth.0.business_user_id,
-            &path,
-            input.and_then(|i| i.return_url),
-        )
+        .create_portal_session(auth.0.business_user_id, &path, return_url)
         .await?;
     Ok(HttpResponse::Created().json(PortalSessionJson {
         url: session.url,
