@@ -1,6 +1,6 @@
 //! The business dashboard's tabs. Each later feature fills its tab; until then a tab
 //! says what will be there. (The OAuth tab lives in `oauth_clients`, the Connect tab
-//! in `connect`.)
+//! in `connect`, the Customers tab in `customers`.)
 
 use actix_session::Session;
 use actix_web::{get, web, HttpResponse};
@@ -12,9 +12,7 @@ use crate::web::session::CurrentUser;
 use crate::web::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(dashboard_root)
-        .service(customers_tab)
-        .service(api_tab);
+    cfg.service(dashboard_root).service(api_tab);
 }
 
 #[derive(Template)]
@@ -43,23 +41,6 @@ async fn tab(
         heading,
         empty_state,
     })
-}
-
-#[get("/dashboard/customers/")]
-async fn customers_tab(
-    state: web::Data<AppState>,
-    session: Session,
-    user: CurrentUser,
-) -> Result<HttpResponse, PageError> {
-    tab(
-        &state,
-        &session,
-        user,
-        "customers",
-        "Customers",
-        "No customers recorded yet. Customers your applications register through /api/customers/ will be listed here with their subscription status and next renewal.",
-    )
-    .await
 }
 
 #[get("/dashboard/api/")]

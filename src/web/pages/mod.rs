@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod connect;
+mod customers;
 mod dashboard;
 mod oauth_clients;
 
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     dashboard::configure(cfg);
     connect::configure(cfg);
+    customers::configure(cfg);
     oauth_clients::configure(cfg);
     admin::configure(cfg);
 }
