@@ -1287,3 +1287,38 @@ fn dashboard_action(shared: &Shared, incoming: &Incoming, now: i64, outbox: &mut
     };
     dashboard(shared, Some(notice))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_in_messages_are_masked_like_stripe_does() {
+        assert_eq!(
+            masked_key("sk_test_wrongwrongwrong1234"),
+            "sk_test_***************1234"
+        );
+        assert_eq!(masked_key("sk_live_abc"), "sk_live_****");
+        assert!(!masked_key("rk_test_supersecretvalue9876").contains("supersecret"));
+    }
+
+    #[test]
+    fn redirects_encode_spaces_as_percent_20_and_keep_parameter_order() {
+        let url = with_query(
+            "https://auth.test/cb",
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user denied your request"),
+                ("state", "a+b/c"),
+            ],
+        );
+        assert_eq!(
+            url,
+            "https://auth.test/cb?error=access_denied&error_description=The%20user%20denied%20your%20request&state=a%2Bb%2Fc"
+        );
+        assert_eq!(
+            with_query("https://a.test/cb?x=1", &[("code", "ac_1")]),
+            "https://a.test/cb?x=1&code=ac_1"
+        );
+    }
+}
