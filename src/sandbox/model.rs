@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 pub const BASIL: &str = "2025-03-31";
 pub const DEFAULT_ACCOUNT_VERSION: &str = "2026-10-28.endive";
 pub const CODE_TTL_SECONDS: i64 = 300;
+pub const IDEMPOTENCY_TTL_SECONDS: i64 = 86_400;
 
 /// `prefix_` plus `n` random alphanumerics, like Stripe's ids.
 pub fn new_id(prefix: &str, n: usize) -> String {
@@ -130,6 +131,8 @@ pub struct RecordedRequest {
 #[derive(Debug, Clone)]
 pub struct IdempotencyRecord {
     pub fingerprint: String,
+    /// Keys at least 24 hours old may be pruned: reusing one starts a new request.
+    pub created_at: i64,
     /// `None` while the first request is still executing.
     pub response: Option<(u16, Value)>,
 }

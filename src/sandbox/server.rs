@@ -850,6 +850,9 @@ fn api(model: &mut Model, incoming: &Incoming, now: i64) -> Reply {
             let mut sorted = incoming.params.clone();
             sorted.sort();
             let fingerprint = format!("{} {}", path, form::encode(&sorted));
+            model
+                .idempotency
+                .retain(|_, r| now - r.created_at < super::model::IDEMPOTENCY_TTL_SECONDS);
             match model.idempotency.get(&(scope.clone(), key.clone())) {
                 Some(record) if record.fingerprint == fingerprint => {
                     if let Some((status, body)) = &record.response {
@@ -896,6 +899,7 @@ fn api(model: &mut Model, incoming: &Incoming, now: i64) -> Reply {
                 (scope, key),
                 super::model::IdempotencyRecord {
                     fingerprint,
+                    created_at: now,
                     response: Some((reply.status, body.clone())),
                 },
             );

@@ -519,3 +519,21 @@ async fn the_emulator_shows_authorize_errors_without_redirecting() {
         );
     }
 }
+
+#[tokio::test]
+async fn connecting_again_while_connected_is_refused_until_disconnected() {
+    let app = TestApp::spawn().await;
+    app.logged_in_business("owner@acme.test").await;
+    let account = app.connect_stripe(None).await;
+    let response = app.post_form("/dashboard/connect/start", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/dashboard/connect/");
+    let page = tab(&app).await;
+    assert!(
+        page.contains("already connected. Disconnect it first"),
+        "{page}"
+    );
+    assert!(page.contains(&format!(
+        "Connected to Stripe account <code id=\"account-id\">{account}</code>"
+    )));
+}
