@@ -113,6 +113,13 @@ fn serve(settings: Settings) -> ExitCode {
         println!("bridgekeeper is listening on {public_url} (database: {backend})");
         if app.state().sandbox {
             println!("Sandbox mode: no Stripe keys configured; Stripe is emulated locally.");
+            if let Some(emulator) = &app.state().stripe_emulator {
+                println!(
+                    "  Stripe emulator: {} (merchant dashboard: {})",
+                    emulator.base_url(),
+                    emulator.dashboard_url()
+                );
+            }
         }
         if !has_admin {
             println!(

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 pub const BASIL: &str = "2025-03-31";
 pub const DEFAULT_ACCOUNT_VERSION: &str = "2026-10-28.endive";
 pub const CODE_TTL_SECONDS: i64 = 300;
+pub const IDEMPOTENCY_TTL_SECONDS: i64 = 86_400;
 
 /// `prefix_` plus `n` random alphanumerics, like Stripe's ids.
 pub fn new_id(prefix: &str, n: usize) -> String {
@@ -130,6 +131,8 @@ pub struct RecordedRequest {
 #[derive(Debug, Clone)]
 pub struct IdempotencyRecord {
     pub fingerprint: String,
+    /// Keys at least 24 hours old may be pruned: reusing one starts a new request.
+    pub created_at: i64,
     /// `None` while the first request is still executing.
     pub response: Option<(u16, Value)>,
 }
@@ -530,5 +533,50 @@ impl Model {
             }
         }
         was
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_move_to_items_from_basil_on() {
+        assert!(!periods_on_items("2024-12-18.acacia"));
+        assert!(!periods_on_items("2025-03-30"));
+        assert!(periods_on_items("2025-03-31.basil"));
+        assert!(periods_on_items("2026-10-28.endive"));
+    }
+
+    #[test]
+    fn seeded_accounts_cover_every_demo_case() {
+        let account = Account::new("Demo", "d@demo.test", true, 1_800_000_000);
+        let statuses: Vec<&str> = account
+            .subscriptions
+            .iter()
+            .map(|s| s.status.as_str())
+            .collect();
+        for wanted in ["active", "trialing", "past_due", "canceled"] {
+            assert!(statuses.contains(&wanted), "{wanted} missing: {statuses:?}");
+        }
+        let intervals: Vec<&str> = account.prices.iter().map(|p| p.interval.as_str()).collect();
+        assert_eq!(intervals, ["month", "year"]);
+        assert_eq!(account.customers.iter().filter(|c| c.deleted).count(), 1);
+        assert!(account.subscriptions.iter().any(|s| s.cancel_at_period_end));
+        for sub in &account.subscriptions {
+            let json = account.subscription_json(sub, "2026-10-28.endive", false, false);
+            assert!(json.get("current_period_end").is_none());
+            assert!(json["items"]["data"][0]["current_period_end"].is_i64());
+            let old = account.subscription_json(sub, "2024-06-20", false, false);
+            assert!(old["current_period_end"].is_i64());
+            assert!(old["items"]["data"][0].get("current_period_end").is_none());
+        }
+    }
+
+    #[test]
+    fn ids_carry_stripes_prefixes() {
+        let code = new_id("ac", 32);
+        assert!(code.starts_with("ac_") && code.len() == 35);
+        assert!(code[3..].chars().all(|c| c.is_ascii_alphanumeric()));
     }
 }

@@ -850,6 +850,9 @@ fn api(model: &mut Model, incoming: &Incoming, now: i64) -> Reply {
             let mut sorted = incoming.params.clone();
             sorted.sort();
             let fingerprint = format!("{} {}", path, form::encode(&sorted));
+            model
+                .idempotency
+                .retain(|_, r| now - r.created_at < super::model::IDEMPOTENCY_TTL_SECONDS);
             match model.idempotency.get(&(scope.clone(), key.clone())) {
                 Some(record) if record.fingerprint == fingerprint => {
                     if let Some((status, body)) = &record.response {
@@ -896,6 +899,7 @@ fn api(model: &mut Model, incoming: &Incoming, now: i64) -> Reply {
                 (scope, key),
                 super::model::IdempotencyRecord {
                     fingerprint,
+                    created_at: now,
                     response: Some((reply.status, body.clone())),
                 },
             );
@@ -1286,4 +1290,39 @@ fn dashboard_action(shared: &Shared, incoming: &Incoming, now: i64, outbox: &mut
         _ => "Unknown action.".into(),
     };
     dashboard(shared, Some(notice))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_in_messages_are_masked_like_stripe_does() {
+        assert_eq!(
+            masked_key("sk_test_wrongwrongwrong1234"),
+            "sk_test_***************1234"
+        );
+        assert_eq!(masked_key("sk_live_abc"), "sk_live_****");
+        assert!(!masked_key("rk_test_supersecretvalue9876").contains("supersecret"));
+    }
+
+    #[test]
+    fn redirects_encode_spaces_as_percent_20_and_keep_parameter_order() {
+        let url = with_query(
+            "https://auth.test/cb",
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user denied your request"),
+                ("state", "a+b/c"),
+            ],
+        );
+        assert_eq!(
+            url,
+            "https://auth.test/cb?error=access_denied&error_description=The%20user%20denied%20your%20request&state=a%2Bb%2Fc"
+        );
+        assert_eq!(
+            with_query("https://a.test/cb?x=1", &[("code", "ac_1")]),
+            "https://a.test/cb?x=1&code=ac_1"
+        );
+    }
 }

@@ -50,6 +50,8 @@ pub enum ConnectError {
     AccountTaken { account: String },
     #[error("Your Stripe account is not connected.")]
     NotConnected,
+    #[error("A Stripe account is already connected. Disconnect it first to connect another one.")]
+    AlreadyConnected,
     #[error("{0}")]
     Stripe(Box<StripeError>),
     #[error(transparent)]
@@ -81,6 +83,10 @@ pub async fn begin(
     let state_hash = hasher.hash(&state);
     let binding_hash = hasher.hash(session_binding);
     db.run(move |tx| {
+        let current = stripe_connections::find_for_user(tx.conn, user_id)?;
+        if current.is_some_and(|c| c.status == STATUS_CONNECTED) {
+            return Err(ConnectError::AlreadyConnected);
+        }
         stripe_connect_states::delete_expired(tx.conn, now - 86_400)?;
         stripe_connect_states::insert(
             tx.conn,
@@ -92,7 +98,7 @@ pub async fn begin(
                 expires_at: now + STATE_TTL_SECONDS,
             },
         )?;
-        Ok::<_, ConnectError>(())
+        Ok(())
     })
     .await?;
     Ok(state)

@@ -60,9 +60,13 @@ async fn main_text(c: &Client) -> String {
 async fn connect(app: &TestApp, c: &Client) -> String {
     c.goto(&app.url("/dashboard/connect/")).await.expect("tab");
     click(c, "#connect").await;
+    // Only the emulator's authorize page has #approve: wait for it before reading.
+    c.wait()
+        .for_element(Locator::Css("#approve"))
+        .await
+        .expect("authorize page");
     let heading = c
-        .wait()
-        .for_element(Locator::Css("main h1"))
+        .find(Locator::Css("main h1"))
         .await
         .expect("authorize page")
         .text()

@@ -649,6 +649,15 @@ async fn the_emulator_answers_raw_requests_as_stripe_does() {
     );
     let replay_body: Value = replay.json().await.expect("json");
     assert_eq!(first_body["id"], replay_body["id"]);
+    // Keys can be pruned once 24 hours old: the same key then starts a new request.
+    stripe.clock.advance(86_400);
+    let fresh: Value = post(alice.clone())
+        .await
+        .expect("after a day")
+        .json()
+        .await
+        .expect("json");
+    assert_ne!(fresh["id"], first_body["id"]);
     let conflict = post(stripe.customer(&account, "Bob"))
         .await
         .expect("conflict");

@@ -472,3 +472,68 @@ async fn connect_buttons_need_the_csrf_token() {
         .expect("POST");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_emulator_shows_authorize_errors_without_redirecting() {
+    let app = TestApp::spawn().await;
+    app.logged_in_business("owner@acme.test").await;
+    let authorize = app.start_connect().await;
+    let with = |name: &str, value: &str| {
+        let mut url = authorize.clone();
+        let pairs: Vec<(String, String)> = authorize
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == name {
+                    value.to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        url
+    };
+    for (url, error) in [
+        (
+            with("redirect_uri", "https://evil.test/steal"),
+            "invalid_redirect_uri",
+        ),
+        (with("response_type", "token"), "unsupported_response_type"),
+        (with("scope", "everything"), "invalid_scope"),
+    ] {
+        let response = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+            .get(url.as_str())
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{error}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(body["error"], error);
+        assert_eq!(
+            body["state"].as_str(),
+            query_param(&authorize, "state").as_deref()
+        );
+    }
+}
+
+#[tokio::test]
+async fn connecting_again_while_connected_is_refused_until_disconnected() {
+    let app = TestApp::spawn().await;
+    app.logged_in_business("owner@acme.test").await;
+    let account = app.connect_stripe(None).await;
+    let response = app.post_form("/dashboard/connect/start", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/dashboard/connect/");
+    let page = tab(&app).await;
+    assert!(
+        page.contains("already connected. Disconnect it first"),
+        "{page}"
+    );
+    assert!(page.contains(&format!(
+        "Connected to Stripe account <code id=\"account-id\">{account}</code>"
+    )));
+}

@@ -131,14 +131,26 @@ async fn connect_start(
             binding
         }
     };
-    let oauth_state = connect::begin(
+    let oauth_state = match connect::begin(
         &state.db,
         &state.credential_hasher,
         state.now(),
         user.id,
         &binding,
     )
-    .await?;
+    .await
+    {
+        Ok(oauth_state) => oauth_state,
+        Err(ConnectError::AlreadyConnected) => {
+            flash(
+                &session,
+                "error",
+                ConnectError::AlreadyConnected.to_string(),
+            );
+            return Ok(see_other(TAB));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let url = client.authorize_url(
         &connect::redirect_uri(&state.settings.issuer()),
         &oauth_state,
