@@ -578,3 +578,118 @@ async fn a_token_of_one_business_never_sees_another_business_customers() {
     let (status, _, _) = get(&app, &first.token, &format!("/api/customers/{alice}/")).await;
     assert_eq!(status, StatusCode::OK, "still there for its owner");
 }
+
+mod browser {
+    use fantoccini::Locator;
+
+    use super::customer_named;
+    use crate::support::browser::Browser;
+    use crate::support::{TestApp, PASSWORD};
+
+    #[tokio::test]
+    async fn the_customers_tab_lists_status_and_renewal_and_opens_the_portal_in_one_click() {
+        let app = TestApp::spawn().await;
+        let user = app.logged_in_business("owner@acme.test").await;
+        let account = app.connect_stripe(None).await;
+        let alice = customer_named(&app, &account, "Alice Active");
+        let bob = customer_named(&app, &account, "Bob Trial");
+        app.state
+            .customers
+            .record(
+                user.id,
+                &alice,
+                None,
+                bridgekeeper::events::Actor::system("test"),
+            )
+            .await
+            .expect("recorded");
+
+        let browser = Browser::start().await;
+        let c = &browser.client;
+        c.goto(&app.url("/login?next=/dashboard/customers/"))
+            .await
+            .expect("login page");
+        c.find(Locator::Css("input[name=email]"))
+            .await
+            .expect("field")
+            .send_keys("owner@acme.test")
+            .await
+            .expect("type");
+        c.find(Locator::Css("input[name=password]"))
+            .await
+            .expect("field")
+            .send_keys(PASSWORD)
+            .await
+            .expect("type");
+        c.find(Locator::Css("form[action='/login'] button"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("submit");
+
+        let table = c
+            .wait()
+            .for_element(Locator::Css("table.customers"))
+            .await
+            .expect("customers table");
+        let text = table.text().await.expect("text");
+        assert!(text.contains("Alice Active"), "{text}");
+        assert!(text.contains(&alice), "{text}");
+        assert!(text.contains("active"), "{text}");
+        assert!(text.contains("Pro monthly (20.00 USD / month)"), "{text}");
+        assert!(text.contains("UTC"), "a next renewal date: {text}");
+
+        // Record another customer with the form.
+        c.find(Locator::Css("input[name=customer_id]"))
+            .await
+            .expect("field")
+            .send_keys(&bob)
+            .await
+            .expect("type");
+        c.find(Locator::Css("form[action='/dashboard/customers/'] button"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("submit");
+        let flash = c
+            .wait()
+            .for_element(Locator::Css(".flash.success"))
+            .await
+            .expect("flash");
+        assert!(flash.text().await.expect("text").contains(&bob));
+        let text = c
+            .find(Locator::Css("table.customers"))
+            .await
+            .expect("table")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            text.contains("Bob Trial") && text.contains("trialing"),
+            "{text}"
+        );
+
+        // One click opens a portal session at Stripe (the emulator).
+        let button = format!("form[action='/dashboard/customers/{alice}/portal'] button");
+        c.find(Locator::Css(&button))
+            .await
+            .expect("portal button")
+            .click()
+            .await
+            .expect("click");
+        let emulator = app.emulator().base_url().clone();
+        let mut url = c.current_url().await.expect("url");
+        for _ in 0..50 {
+            if url.port() == emulator.port() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            url = c.current_url().await.expect("url");
+        }
+        assert_eq!(url.port(), emulator.port(), "on the portal: {url}");
+        assert!(url.path().starts_with("/p/session/"), "{url}");
+        browser.close().await;
+    }
+}
