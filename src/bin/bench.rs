@@ -82,6 +82,9 @@ const SCENARIOS: &[&str] = &[
     "client_credentials",
     "refresh",
     "introspection",
+    "customer_read",
+    "customer_create",
+    "emulator_direct",
 ];
 
 /// The server under test, pinned to core 1.
@@ -94,20 +97,29 @@ struct Server {
 impl Server {
     /// Prepares the database with the command line (accounts, clients), then starts the
     /// server on core 1.
-    fn start(binary: &Path, database_url: &str) -> Result<(Server, Seed), String> {
+    fn start(
+        binary: &Path,
+        database_url: &str,
+        emulator: &Emulator,
+    ) -> Result<(Server, Seed), String> {
         let data_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port()?;
+        let master_key = MasterKey::generate();
         let env: Vec<(&str, String)> = vec![
+            ("STRIPE_API_BASE", emulator.base_url.clone()),
+            ("STRIPE_CONNECT_BASE", emulator.base_url.clone()),
+            ("CUSTOMERS_REFRESH_AFTER_SECONDS", "86400".into()),
             ("BIND_ADDRESS", format!("127.0.0.1:{port}")),
             ("SANDBOX_STRIPE_ADDRESS", "127.0.0.1:0".into()),
             ("DATA_DIR", data_dir.path().display().to_string()),
             ("DATABASE_URL", database_url.to_owned()),
-            ("MASTER_KEY", MasterKey::generate().to_base64()),
+            ("MASTER_KEY", master_key.to_base64()),
             ("LOG_LEVEL", "error".into()),
             ("DATABASE_POOL_SIZE", "8".into()),
             ("BRIDGEKEEPER_PASSWORD", PASSWORD.into()),
         ];
         let seed = Seed::create(binary, &env)?;
+        emulator.configure_platform(database_url, &master_key)?;
         let mut command = Command::new("taskset");
         command
             .args(["-c", "1"])
@@ -128,14 +140,7 @@ impl Server {
     }
 
     fn wait_until_ready(&self) -> Result<(), String> {
-        let address = self.base_url.trim_start_matches("http://").to_owned();
-        for _ in 0..300 {
-            if std::net::TcpStream::connect(&address).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err("the server did not start listening within 15 s".into())
+        wait_for_port(&self.base_url)
     }
 
     /// User plus system CPU time the server process has used, in seconds.
@@ -172,6 +177,90 @@ impl Drop for Server {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// The Stripe emulator as its own process on the load generator's core, so that its
+/// work is not counted as the server's.
+struct Emulator {
+    child: Child,
+    base_url: String,
+    secret_key: String,
+    connect_client_id: String,
+}
+
+impl Emulator {
+    fn start(binary: &Path) -> Result<Emulator, String> {
+        let port = free_port()?;
+        let secret_key = format!("sk_test_bench{}", random_token(18).replace(['-', '_'], "x"));
+        let connect_client_id = format!("ca_bench{}", random_token(18).replace(['-', '_'], "x"));
+        let child = Command::new("taskset")
+            .args(["-c", "0"])
+            .arg(binary)
+            .args(["stripe-emulator", "--bind", &format!("127.0.0.1:{port}")])
+            .env("SANDBOX_SECRET_KEY", &secret_key)
+            .env("SANDBOX_CONNECT_CLIENT_ID", &connect_client_id)
+            .env("LOG_LEVEL", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start the Stripe emulator: {e}"))?;
+        let emulator = Emulator {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            secret_key,
+            connect_client_id,
+        };
+        wait_for_port(&emulator.base_url)?;
+        Ok(emulator)
+    }
+
+    /// Saves the emulator's keys as the platform's Stripe settings (what an admin does
+    /// under Admin → Stripe settings), so the server does not start in sandbox mode.
+    fn configure_platform(&self, database_url: &str, master_key: &MasterKey) -> Result<(), String> {
+        use bridgekeeper::stripe::platform_settings::{self, SettingsForm};
+        let url = bridgekeeper::db::DatabaseUrl::parse(database_url)?;
+        let db =
+            bridgekeeper::db::Database::connect(&url, 1, bridgekeeper::events::EventBus::new())
+                .map_err(|e| e.to_string())?;
+        let secret_box = bridgekeeper::crypto::SecretBox::new(master_key);
+        let form = SettingsForm {
+            secret_key: self.secret_key.clone(),
+            publishable_key: "pk_test_bench".into(),
+            connect_client_id: self.connect_client_id.clone(),
+            new_webhook_secret: String::new(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime
+            .block_on(platform_settings::save(
+                &db,
+                &secret_box,
+                0,
+                form,
+                bridgekeeper::events::Actor::system("bench"),
+            ))
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for_port(base_url: &str) -> Result<(), String> {
+    let address = base_url.trim_start_matches("http://").to_owned();
+    for _ in 0..300 {
+        if std::net::TcpStream::connect(&address).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("nothing listens on {address} after 15 s"))
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -342,6 +431,153 @@ async fn logged_in_session(base_url: &str, seed: &Seed) -> Result<reqwest::Clien
     Ok(http)
 }
 
+/// Everything the scenarios share, prepared once over HTTP as a business would.
+struct Fixture {
+    seed: Seed,
+    /// The business's logged-in browser session.
+    session: reqwest::Client,
+    /// A `customers:read customers:write` token and a recorded customer.
+    customer_token: String,
+    customer_id: String,
+    account: String,
+    emulator_base: String,
+    emulator_key: String,
+}
+
+impl Fixture {
+    async fn prepare(base_url: &str, seed: Seed, emulator: &Emulator) -> Result<Fixture, String> {
+        let session = logged_in_session(base_url, &seed).await?;
+        let account = connect_stripe(base_url, &session).await?;
+        let plain = reqwest::Client::new();
+        let subscriptions: serde_json::Value = plain
+            .get(format!(
+                "{}/v1/subscriptions?status=active&limit=1",
+                emulator.base_url
+            ))
+            .bearer_auth(&emulator.secret_key)
+            .header("Stripe-Account", &account)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let customer_id = subscriptions["data"][0]["customer"]
+            .as_str()
+            .ok_or_else(|| format!("no active subscription in the emulator: {subscriptions}"))?
+            .to_owned();
+        let mut fixture = Fixture {
+            seed,
+            session,
+            customer_token: String::new(),
+            customer_id,
+            account,
+            emulator_base: emulator.base_url.clone(),
+            emulator_key: emulator.secret_key.clone(),
+        };
+        fixture.customer_token = pkce_flow(
+            &plain,
+            &fixture.session,
+            base_url,
+            &fixture.seed.spa_client_id,
+        )
+        .await?
+        .access_token;
+        let response = reqwest::Client::new()
+            .post(format!("{base_url}/api/customers/"))
+            .bearer_auth(&fixture.customer_token)
+            .json(&serde_json::json!({"customer_id": fixture.customer_id}))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status() != reqwest::StatusCode::CREATED {
+            return Err(format!(
+                "recording the bench customer answered {}",
+                response.status()
+            ));
+        }
+        Ok(fixture)
+    }
+}
+
+/// The Connect flow: the tab's button, Stripe's (the emulator's) authorize page, the
+/// redirect back. Returns the connected account id.
+async fn connect_stripe(base_url: &str, session: &reqwest::Client) -> Result<String, String> {
+    let tab = session
+        .get(format!("{base_url}/dashboard/connect/"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let form = tab
+        .split("<form")
+        .find(|f| f.contains("/dashboard/connect/start"))
+        .ok_or("no Connect button on the Connect tab")?;
+    let started = session
+        .post(format!("{base_url}/dashboard/connect/start"))
+        .form(&hidden_fields(form))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let authorize = redirect_target(&started)?;
+    let mut decision: Vec<(String, String)> = authorize
+        .query_pairs()
+        .filter(|(k, _)| !k.starts_with("stripe_user"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    for (k, v) in [
+        ("email", "bench@bridgekeeper.test"),
+        ("business_name", "Bench"),
+        ("decision", "approve"),
+        ("account", "new"),
+    ] {
+        decision.push((k.into(), v.into()));
+    }
+    let mut target = authorize.clone();
+    target.set_query(None);
+    let approved = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?
+        .post(target)
+        .form(&decision)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let callback = redirect_target(&approved)?;
+    let back = session
+        .get(callback)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if back.status() != reqwest::StatusCode::SEE_OTHER {
+        return Err(format!("the Connect callback answered {}", back.status()));
+    }
+    let tab = session
+        .get(format!("{base_url}/dashboard/connect/"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let marker = "<code id=\"account-id\">";
+    let start = tab.find(marker).ok_or("the Connect tab shows no account")? + marker.len();
+    let end = tab[start..].find('<').ok_or("unterminated account id")? + start;
+    Ok(tab[start..end].to_owned())
+}
+
+fn redirect_target(response: &reqwest::Response) -> Result<url::Url, String> {
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| format!("expected a redirect, got {}", response.status()))?;
+    url::Url::parse(location).map_err(|e| e.to_string())
+}
+
 /// `(name, value)` of every hidden input in a page (values HTML-unescaped).
 fn hidden_fields(html: &str) -> Vec<(String, String)> {
     let attribute = |tag: &str, name: &str| -> Option<String> {
@@ -425,11 +661,9 @@ fn authorize_url(base_url: &str, client_id: &str, challenge: &str) -> String {
 struct Worker {
     scenario: String,
     base_url: String,
-    seed: std::rc::Rc<Seed>,
+    fixture: std::rc::Rc<Fixture>,
     /// Plain client for endpoints that need no session.
     http: reqwest::Client,
-    /// The logged-in browser session (authorization requests).
-    session: reqwest::Client,
     refresh_token: Option<String>,
     access_token: Option<String>,
 }
@@ -469,7 +703,7 @@ impl Worker {
                 let tokens: Tokens = token_response(self.http.post(self.token_url()).form(&[
                     ("grant_type", "refresh_token"),
                     ("refresh_token", current.as_str()),
-                    ("client_id", self.seed.spa_client_id.as_str()),
+                    ("client_id", self.fixture.seed.spa_client_id.as_str()),
                 ]))
                 .await?;
                 self.refresh_token = Some(tokens.refresh_token.ok_or("no rotated refresh token")?);
@@ -481,8 +715,8 @@ impl Worker {
                     .http
                     .post(format!("{}/o/introspect/", self.base_url))
                     .basic_auth(
-                        &self.seed.backend_client_id,
-                        Some(&self.seed.backend_secret),
+                        &self.fixture.seed.backend_client_id,
+                        Some(&self.fixture.seed.backend_secret),
                     )
                     .form(&[("token", token.as_str())])
                     .send()
@@ -495,6 +729,57 @@ impl Worker {
                     Err(format!("introspection answered {body}"))
                 }
             }
+            "customer_read" => {
+                let url = format!(
+                    "{}/api/customers/{}/",
+                    self.base_url, self.fixture.customer_id
+                );
+                expect_status(
+                    self.http.get(url).bearer_auth(&self.fixture.customer_token),
+                    200,
+                )
+                .await
+            }
+            "customer_create" => {
+                let request = self
+                    .http
+                    .post(format!("{}/api/customers/", self.base_url))
+                    .bearer_auth(&self.fixture.customer_token)
+                    .json(&serde_json::json!({"customer_id": self.fixture.customer_id}));
+                expect_status(request, 200).await
+            }
+            "emulator_direct" => {
+                // The Stripe calls one `POST /api/customers/` makes, straight to the
+                // emulator: the baseline for the time bridgekeeper adds.
+                let f = &self.fixture;
+                let stripe = |request: reqwest::RequestBuilder| {
+                    request
+                        .bearer_auth(&f.emulator_key)
+                        .header("Stripe-Account", &f.account)
+                        .header(
+                            "Stripe-Version",
+                            bridgekeeper::config::DEFAULT_STRIPE_API_VERSION,
+                        )
+                };
+                let base = &f.emulator_base;
+                expect_status(
+                    stripe(
+                        self.http
+                            .get(format!("{base}/v1/customers/{}", f.customer_id)),
+                    ),
+                    200,
+                )
+                .await?;
+                let list = format!(
+                    "{base}/v1/subscriptions?customer={}&status=all&limit=100&expand[]=data.items.data.price.product",
+                    f.customer_id
+                );
+                expect_status(stripe(self.http.get(list)), 200).await?;
+                let portal = stripe(self.http.post(format!("{base}/v1/billing_portal/sessions")))
+                    .header("Idempotency-Key", random_token(16))
+                    .form(&[("customer", f.customer_id.as_str())]);
+                expect_status(portal, 200).await
+            }
             other => Err(format!("no operation for scenario {other}")),
         }
     }
@@ -503,43 +788,13 @@ impl Worker {
         format!("{}/o/token/", self.base_url)
     }
 
-    /// Authorization request with the logged-in session (consent remembered), then the
-    /// code exchange: two requests.
     async fn pkce_flow(&self) -> Result<Tokens, String> {
-        let (verifier, challenge) = pkce_pair();
-        let response = self
-            .session
-            .get(authorize_url(
-                &self.base_url,
-                &self.seed.spa_client_id,
-                &challenge,
-            ))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let location = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                format!(
-                    "authorize answered {} without a redirect",
-                    response.status()
-                )
-            })?;
-        let code = url::Url::parse(location)
-            .map_err(|e| e.to_string())?
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .ok_or_else(|| format!("no code in {location}"))?;
-        token_response(self.http.post(self.token_url()).form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("client_id", self.seed.spa_client_id.as_str()),
-            ("code_verifier", verifier.as_str()),
-        ]))
+        pkce_flow(
+            &self.http,
+            &self.fixture.session,
+            &self.base_url,
+            &self.fixture.seed.spa_client_id,
+        )
         .await
     }
 
@@ -548,8 +803,8 @@ impl Worker {
             self.http
                 .post(self.token_url())
                 .basic_auth(
-                    &self.seed.backend_client_id,
-                    Some(&self.seed.backend_secret),
+                    &self.fixture.seed.backend_client_id,
+                    Some(&self.fixture.seed.backend_secret),
                 )
                 .form(&[
                     ("grant_type", "client_credentials"),
@@ -558,6 +813,35 @@ impl Worker {
         )
         .await
     }
+}
+
+/// Authorization request with the logged-in session (consent remembered), then the code
+/// exchange: two requests.
+async fn pkce_flow(
+    http: &reqwest::Client,
+    session: &reqwest::Client,
+    base_url: &str,
+    client_id: &str,
+) -> Result<Tokens, String> {
+    let (verifier, challenge) = pkce_pair();
+    let response = session
+        .get(authorize_url(base_url, client_id, &challenge))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let code = redirect_target(&response)?
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .ok_or("no code in the authorization response")?;
+    token_response(http.post(format!("{base_url}/o/token/")).form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("client_id", client_id),
+        ("code_verifier", verifier.as_str()),
+    ]))
+    .await
 }
 
 async fn token_response(request: reqwest::RequestBuilder) -> Result<Tokens, String> {
@@ -597,8 +881,7 @@ struct Measurement {
 
 async fn measure(
     server: &Server,
-    seed: &std::rc::Rc<Seed>,
-    session: &reqwest::Client,
+    fixture: &std::rc::Rc<Fixture>,
     scenario: &str,
     options: &Options,
 ) -> Result<Measurement, String> {
@@ -612,9 +895,8 @@ async fn measure(
         let mut worker = Worker {
             scenario: scenario.to_owned(),
             base_url: server.base_url.clone(),
-            seed: seed.clone(),
+            fixture: fixture.clone(),
             http: http.clone(),
-            session: session.clone(),
             refresh_token: None,
             access_token: None,
         };
@@ -785,8 +1067,8 @@ fn run(options: Options) -> Result<(), String> {
         Some(pg) => pg.url.clone(),
         None => format!("sqlite://{}", data_dir.path().join("bench.db").display()),
     };
-    let (server, seed) = Server::start(&binary, &database_url)?;
-    let seed = std::rc::Rc::new(seed);
+    let emulator = Emulator::start(&binary)?;
+    let (server, seed) = Server::start(&binary, &database_url, &emulator)?;
     eprintln!(
         "bridgekeeper on {} ({}), {} clients, {} s per scenario after {} s warm-up",
         server.base_url, options.database, options.concurrency, options.seconds, options.warmup
@@ -796,14 +1078,16 @@ fn run(options: Options) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let local = tokio::task::LocalSet::new();
-    let session = local.block_on(&runtime, logged_in_session(&server.base_url, &seed))?;
+    let fixture = local.block_on(
+        &runtime,
+        Fixture::prepare(&server.base_url, seed, &emulator),
+    )?;
+    let fixture = std::rc::Rc::new(fixture);
     let mut results = Vec::new();
     for scenario in &options.scenarios {
         eprintln!("running {scenario} …");
-        let measurement = local.block_on(
-            &runtime,
-            measure(&server, &seed, &session, scenario, &options),
-        )?;
+        let measurement =
+            local.block_on(&runtime, measure(&server, &fixture, scenario, &options))?;
         results.push(measurement);
     }
     println!(

@@ -11,7 +11,7 @@ use crate::crypto::SecretBox;
 use crate::db::customer_subscriptions::{self, SubscriptionForm};
 use crate::db::customers::{self as records, CustomerFields, CustomerRecord, NewCustomerRecord};
 use crate::db::stripe_connections::STATUS_CONNECTED;
-use crate::db::{Database, DbError};
+use crate::db::{Database, DbError, Tx};
 use crate::events::{Actor, DomainEvent, EventKind};
 use crate::stripe::bridge::StripeBridge;
 use crate::stripe::client::{ListSubscriptions, StripeClient};
@@ -125,6 +125,7 @@ pub struct CustomerPage {
 }
 
 /// What a full read from Stripe gives.
+#[derive(Clone)]
 struct Fetched {
     customer: Customer,
     subscriptions: Vec<Subscription>,
@@ -200,44 +201,42 @@ impl Customers {
             .await
             .map_err(portal_failure)?;
         let now = self.now();
-        let (record, created) = self
-            .db
-            .run(move |tx| {
-                let (record, created) = match records::find(tx.conn, user_id, &customer_id)? {
-                    Some(record) => (record, false),
-                    None => {
-                        let record = records::insert(
-                            tx.conn,
-                            &NewCustomerRecord {
-                                user_id,
-                                stripe_account: &account,
-                                customer_id: &customer_id,
-                                email: fetched.customer.email.as_deref(),
-                                name: fetched.customer.name.as_deref(),
-                                livemode: fetched.customer.livemode,
-                                deleted: false,
-                                version: now,
-                                recorded_at: now,
-                                fetched_at: now,
-                            },
-                        )?;
-                        tx.publish(DomainEvent {
-                            actor,
-                            occurred_at: now,
-                            kind: EventKind::Other {
-                                action: "customer.recorded".into(),
-                                detail: format!("{customer_id} ({account})"),
-                            },
-                        });
-                        (record, true)
-                    }
-                };
-                store_fetched(tx.conn, &record, &fetched, now)?;
-                let record = records::find(tx.conn, user_id, &customer_id)?
-                    .ok_or(diesel::result::Error::NotFound)?;
-                Ok::<_, CustomerError>((record, created))
-            })
-            .await?;
+        let (record, created) = write(&self.db, move |tx| {
+            let (record, created) = match records::find(tx.conn, user_id, &customer_id)? {
+                Some(record) => (record, false),
+                None => {
+                    let record = records::insert(
+                        tx.conn,
+                        &NewCustomerRecord {
+                            user_id,
+                            stripe_account: &account,
+                            customer_id: &customer_id,
+                            email: fetched.customer.email.as_deref(),
+                            name: fetched.customer.name.as_deref(),
+                            livemode: fetched.customer.livemode,
+                            deleted: false,
+                            version: now,
+                            recorded_at: now,
+                            fetched_at: now,
+                        },
+                    )?;
+                    tx.publish(DomainEvent {
+                        actor: actor.clone(),
+                        occurred_at: now,
+                        kind: EventKind::Other {
+                            action: "customer.recorded".into(),
+                            detail: format!("{customer_id} ({account})"),
+                        },
+                    });
+                    (record, true)
+                }
+            };
+            store_fetched(tx.conn, &record, &fetched, now)?;
+            let record = records::find(tx.conn, user_id, &customer_id)?
+                .ok_or(diesel::result::Error::NotFound)?;
+            Ok((record, created))
+        })
+        .await?;
         let mut document = self.load_document(record, false).await?;
         document.portal_url = Some(portal.url);
         Ok((document, created))
@@ -281,15 +280,14 @@ impl Customers {
         let (user_id, customer_id) = (record.user_id, record.customer_id.clone());
         match fetched {
             Ok(fetched) => {
-                self.db
-                    .run(move |tx| {
-                        let record = records::find(tx.conn, user_id, &customer_id)?
-                            .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))?;
-                        store_fetched(tx.conn, &record, &fetched, now)?;
-                        records::find(tx.conn, user_id, &customer_id)?
-                            .ok_or(CustomerError::NotRecorded(customer_id))
-                    })
-                    .await
+                write(&self.db, move |tx| {
+                    let record = records::find(tx.conn, user_id, &customer_id)?
+                        .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))?;
+                    store_fetched(tx.conn, &record, &fetched, now)?;
+                    records::find(tx.conn, user_id, &customer_id)?
+                        .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))
+                })
+                .await
             }
             Err(CustomerError::Deleted(id)) => {
                 self.db
@@ -465,10 +463,10 @@ pub async fn apply_webhook_event(
     created: i64,
     object: serde_json::Value,
 ) -> Result<usize, CustomerError> {
-    db.run(move |tx| {
+    write(db, move |tx| {
         let mut changed = 0;
         if event_type.starts_with("customer.subscription.") {
-            let Ok(subscription) = serde_json::from_value::<Subscription>(object) else {
+            let Ok(subscription) = serde_json::from_value::<Subscription>(object.clone()) else {
                 return Ok(0);
             };
             let state = SubscriptionState::from_stripe(&subscription);
@@ -489,7 +487,7 @@ pub async fn apply_webhook_event(
                 changed += usize::from(stored);
             }
         } else if event_type == "customer.updated" || event_type == "customer.deleted" {
-            let Ok(customer) = serde_json::from_value::<Customer>(object) else {
+            let Ok(customer) = serde_json::from_value::<Customer>(object.clone()) else {
                 return Ok(0);
             };
             for record in records::find_by_account(tx.conn, &account, &customer.id)? {
@@ -510,6 +508,20 @@ pub async fn apply_webhook_event(
         Ok(changed)
     })
     .await
+}
+
+/// Runs a read-then-write use case with the write lock taken up front (SQLite), and once
+/// more when a concurrent request inserted the same row first (a unique violation): the
+/// second run finds that row and updates it instead.
+async fn write<T, F>(db: &Database, use_case: F) -> Result<T, CustomerError>
+where
+    F: Fn(&mut Tx<'_>) -> Result<T, CustomerError> + Clone + Send + 'static,
+    T: Send + 'static,
+{
+    match db.run_write(use_case.clone()).await {
+        Err(CustomerError::Db(e)) if e.is_unique_violation() => db.run_write(use_case).await,
+        other => other,
+    }
 }
 
 /// Stores a full read from Stripe as the state at `now`.
