@@ -18,7 +18,6 @@ pub mod oauth_signing_keys;
 pub mod schema;
 pub mod stripe_connect_states;
 pub mod stripe_connections;
-pub mod stripe_object_snapshots;
 pub mod stripe_settings;
 pub mod stripe_webhook_events;
 pub mod users;

@@ -111,19 +111,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    stripe_object_snapshots (id) {
-        id -> BigInt,
-        account -> Text,
-        object_type -> Text,
-        object_id -> Text,
-        event_id -> Text,
-        event_created -> BigInt,
-        deleted -> Bool,
-        object_json -> Text,
-    }
-}
-
-diesel::table! {
     customers (id) {
         id -> BigInt,
         user_id -> BigInt,

@@ -4,7 +4,6 @@
 use crate::crypto::{constant_time_eq, random_token, CredentialHasher, SecretBox};
 use crate::db::stripe_connect_states::{self, NewConnectState};
 use crate::db::stripe_connections::{self, ConnectionForm, StripeConnection, STATUS_CONNECTED};
-use crate::db::stripe_object_snapshots::{self, SnapshotForm};
 use crate::db::stripe_webhook_events::{self, NewWebhookEvent};
 use crate::db::{Database, DbError};
 use crate::events::{Actor, DomainEvent, EventKind};
@@ -261,9 +260,10 @@ pub async fn disconnect(
 pub enum EventOutcome {
     /// Already received: acknowledged, not applied again.
     Duplicate,
-    /// Applied (a connection revoked, an object snapshot stored).
+    /// Applied (a connection revoked).
     Applied,
-    /// Recorded only (e.g. `account.application.authorized`).
+    /// Recorded (`account.application.authorized`; customer events, which the customers
+    /// cache then applies).
     Recorded,
     /// Older than what we already know (out-of-order delivery): recorded, not applied.
     Stale,
@@ -287,9 +287,9 @@ fn is_customer_event(event_type: &str) -> bool {
     event_type.starts_with("customer.")
 }
 
-/// Applies one verified event, at most once per event id. Events may arrive out of
-/// order: a deauthorization older than the current connection, or an object state older
-/// than the stored one, is recorded but not applied.
+/// Records one verified event, at most once per event id, and applies what concerns
+/// connections. Events may arrive out of order: a deauthorization older than the current
+/// connection is recorded but not applied.
 ///
 /// Events of the other mode (a test event at a live platform, or the reverse) are
 /// acknowledged and ignored.
@@ -340,35 +340,8 @@ pub async fn process_event(
                     outcome
                 }
                 ("account.application.authorized", _) => EventOutcome::Recorded,
-                (t, Some(account)) if is_customer_event(t) => match &object_id {
-                    Some(id) => {
-                        let object_type = event
-                            .data
-                            .object
-                            .get("object")
-                            .and_then(|v| v.as_str())
-                            .unwrap_or("unknown")
-                            .to_owned();
-                        let stored = stripe_object_snapshots::store_if_newer(
-                            tx.conn,
-                            &SnapshotForm {
-                                account,
-                                object_type: &object_type,
-                                object_id: id,
-                                event_id: &event.id,
-                                event_created: event.created,
-                                deleted: t.ends_with(".deleted"),
-                                object_json: &object_json,
-                            },
-                        )?;
-                        if stored {
-                            EventOutcome::Applied
-                        } else {
-                            EventOutcome::Stale
-                        }
-                    }
-                    None => EventOutcome::Ignored,
-                },
+                // Kept in the event log; the customers cache applies them (in order).
+                (t, Some(_)) if is_customer_event(t) => EventOutcome::Recorded,
                 _ => EventOutcome::Ignored,
             };
             if outcome == EventOutcome::Ignored {

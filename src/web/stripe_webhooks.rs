@@ -58,27 +58,32 @@ async fn stripe_webhook(
         Err(_) => return bad_request("the body is not a Stripe event"),
     };
     let (event_id, event_type) = (event.id.clone(), event.event_type.clone());
-    // The customers cache needs the object too; only customer events carry one it uses.
+    // The customers cache applies customer events after they are recorded.
     let for_customers = match (&event.account, event_type.starts_with("customer.")) {
         (Some(account), true) => Some((account.clone(), event.created, event.data.object.clone())),
         _ => None,
     };
     match connect::process_event(&state.db, state.now(), livemode, event).await {
-        Ok(outcome) => {
-            if let (EventOutcome::Applied, Some((account, created, object))) =
+        Ok(mut outcome) => {
+            if let (EventOutcome::Recorded, Some((account, created, object))) =
                 (outcome, for_customers)
             {
-                let changed = customers::apply_webhook_event(
+                match customers::apply_webhook_event(
                     &state.db,
                     account,
                     event_type.clone(),
                     created,
                     object,
                 )
-                .await;
-                if let Err(e) = changed {
-                    // Recorded already; the next refresh from Stripe brings the cache up to date.
-                    tracing::warn!(%event_id, error = %e, "customers cache not updated from webhook");
+                .await
+                {
+                    Ok(0) => {}
+                    Ok(_) => outcome = EventOutcome::Applied,
+                    Err(e) => {
+                        // The event is recorded; Stripe does not redeliver it after a 200,
+                        // and the next refresh from Stripe brings the copy up to date.
+                        tracing::warn!(%event_id, error = %e, "customers cache not updated from webhook");
+                    }
                 }
             }
             tracing::info!(%event_id, %event_type, outcome = outcome.as_str(), "webhook processed");

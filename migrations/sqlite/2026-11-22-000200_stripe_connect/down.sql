@@ -1,4 +1,3 @@
-DROP TABLE stripe_object_snapshots;
 DROP TABLE stripe_webhook_events;
 DROP TABLE stripe_connections;
 DROP TABLE stripe_connect_states;

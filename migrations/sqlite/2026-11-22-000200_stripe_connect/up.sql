@@ -1,6 +1,5 @@
 -- Stripe Connect: single-use OAuth `state` values (stored hashed), one connection per
--- business, the webhook events received (deduplicated by Stripe's event id), and the
--- latest known state of each Stripe object those events carried.
+-- business, and the webhook events received (deduplicated by Stripe's event id).
 CREATE TABLE stripe_connect_states (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     state_hash TEXT NOT NULL UNIQUE,
@@ -42,15 +41,3 @@ CREATE TABLE stripe_webhook_events (
     received_at BIGINT NOT NULL
 );
 CREATE INDEX stripe_webhook_events_by_account ON stripe_webhook_events (account, created);
-
-CREATE TABLE stripe_object_snapshots (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    account TEXT NOT NULL,
-    object_type TEXT NOT NULL,
-    object_id TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    event_created BIGINT NOT NULL,
-    deleted BOOLEAN NOT NULL,
-    object_json TEXT NOT NULL,
-    UNIQUE (account, object_id)
-);
