@@ -584,7 +584,7 @@ mod browser {
 
     use super::customer_named;
     use crate::support::browser::Browser;
-    use crate::support::{TestApp, PASSWORD};
+    use crate::support::TestApp;
 
     #[tokio::test]
     async fn the_customers_tab_lists_status_and_renewal_and_opens_the_portal_in_one_click() {
@@ -606,27 +606,12 @@ mod browser {
 
         let browser = Browser::start().await;
         let c = &browser.client;
-        c.goto(&app.url("/login?next=/dashboard/customers/"))
-            .await
-            .expect("login page");
-        c.find(Locator::Css("input[name=email]"))
-            .await
-            .expect("field")
-            .send_keys("owner@acme.test")
-            .await
-            .expect("type");
-        c.find(Locator::Css("input[name=password]"))
-            .await
-            .expect("field")
-            .send_keys(PASSWORD)
-            .await
-            .expect("type");
-        c.find(Locator::Css("form[action='/login'] button"))
-            .await
-            .expect("button")
-            .click()
-            .await
-            .expect("submit");
+        browser
+            .log_in(
+                &app.url("/login?next=/dashboard/customers/"),
+                "owner@acme.test",
+            )
+            .await;
 
         let table = c
             .wait()
@@ -641,18 +626,10 @@ mod browser {
         assert!(text.contains("UTC"), "a next renewal date: {text}");
 
         // Record another customer with the form.
-        c.find(Locator::Css("input[name=customer_id]"))
-            .await
-            .expect("field")
-            .send_keys(&bob)
-            .await
-            .expect("type");
-        c.find(Locator::Css("form[action='/dashboard/customers/'] button"))
-            .await
-            .expect("button")
-            .click()
-            .await
-            .expect("submit");
+        browser.fill("input[name=customer_id]", &bob).await;
+        browser
+            .click("form[action='/dashboard/customers/'] button")
+            .await;
         let flash = c
             .wait()
             .for_element(Locator::Css(".flash.success"))
@@ -673,12 +650,7 @@ mod browser {
 
         // One click opens a portal session at Stripe (the emulator).
         let button = format!("form[action='/dashboard/customers/{alice}/portal'] button");
-        c.find(Locator::Css(&button))
-            .await
-            .expect("portal button")
-            .click()
-            .await
-            .expect("click");
+        browser.click(&button).await;
         let emulator = app.emulator().base_url().clone();
         let mut url = c.current_url().await.expect("url");
         for _ in 0..50 {

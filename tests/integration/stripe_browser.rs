@@ -7,43 +7,11 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 
 use crate::support::browser::Browser;
-use crate::support::{TestApp, PASSWORD};
+use crate::support::TestApp;
 
-async fn log_in(app: &TestApp, c: &Client, email: &str) {
+async fn log_in(app: &TestApp, browser: &Browser, email: &str) {
     app.create_account(email, false).await;
-    c.goto(&app.url("/login")).await.expect("login page");
-    c.find(Locator::Css("input[name=email]"))
-        .await
-        .expect("field")
-        .send_keys(email)
-        .await
-        .expect("type");
-    c.find(Locator::Css("input[name=password]"))
-        .await
-        .expect("field")
-        .send_keys(PASSWORD)
-        .await
-        .expect("type");
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
-    c.wait()
-        .for_element(Locator::Css("nav.tabs a.active"))
-        .await
-        .expect("dashboard");
-}
-
-async fn click(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    browser.log_in(&app.url("/login"), email).await;
 }
 
 async fn main_text(c: &Client) -> String {
@@ -57,9 +25,10 @@ async fn main_text(c: &Client) -> String {
 }
 
 /// Connect with Stripe → the emulator's page → approve → back on the Connect tab.
-async fn connect(app: &TestApp, c: &Client) -> String {
+async fn connect(app: &TestApp, browser: &Browser) -> String {
+    let c = &browser.client;
     c.goto(&app.url("/dashboard/connect/")).await.expect("tab");
-    click(c, "#connect").await;
+    browser.click("#connect").await;
     // Only the emulator's authorize page has #approve: wait for it before reading.
     c.wait()
         .for_element(Locator::Css("#approve"))
@@ -83,7 +52,7 @@ async fn connect(app: &TestApp, c: &Client) -> String {
         main_text(c).await.contains("owner@acme.test"),
         "prefilled email shown"
     );
-    click(c, "#approve").await;
+    browser.click("#approve").await;
     let account = c
         .wait()
         .at_most(Duration::from_secs(10))
@@ -107,9 +76,9 @@ async fn a_business_connects_stripe_then_disconnects() {
     let app = TestApp::spawn().await;
     let browser = Browser::start().await;
     let c = &browser.client;
-    log_in(&app, c, "owner@acme.test").await;
+    log_in(&app, &browser, "owner@acme.test").await;
 
-    let account = connect(&app, c).await;
+    let account = connect(&app, &browser).await;
     assert!(account.starts_with("acct_"), "{account}");
     let text = main_text(c).await;
     assert!(
@@ -126,7 +95,7 @@ async fn a_business_connects_stripe_then_disconnects() {
         .expect("text");
     assert!(banner.contains("Sandbox mode"), "{banner}");
 
-    click(c, "#disconnect").await;
+    browser.click("#disconnect").await;
     c.wait()
         .for_element(Locator::Css(".status.revoked"))
         .await
@@ -143,10 +112,10 @@ async fn denying_on_stripe_shows_stripes_words() {
     let app = TestApp::spawn().await;
     let browser = Browser::start().await;
     let c = &browser.client;
-    log_in(&app, c, "owner@acme.test").await;
+    log_in(&app, &browser, "owner@acme.test").await;
     c.goto(&app.url("/dashboard/connect/")).await.expect("tab");
-    click(c, "#connect").await;
-    click(c, "#deny").await;
+    browser.click("#connect").await;
+    browser.click("#deny").await;
     let flash = c
         .wait()
         .for_element(Locator::Css(".flash.error"))
@@ -168,13 +137,13 @@ async fn revoking_on_the_emulator_dashboard_shows_revoked_on_the_connect_tab() {
     let app = TestApp::spawn().await;
     let browser = Browser::start().await;
     let c = &browser.client;
-    log_in(&app, c, "owner@acme.test").await;
-    let account = connect(&app, c).await;
+    log_in(&app, &browser, "owner@acme.test").await;
+    let account = connect(&app, &browser).await;
 
     c.goto(&app.emulator().dashboard_url())
         .await
         .expect("emulator dashboard");
-    click(c, &format!("#revoke-{account}")).await;
+    browser.click(&format!("#revoke-{account}")).await;
     let notice = c
         .wait()
         .for_element(Locator::Css(".notice"))

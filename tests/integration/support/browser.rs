@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 
 pub struct Browser {
     pub client: Client,
@@ -76,6 +76,48 @@ impl Browser {
             }
         }
         panic!("chromedriver did not accept a session: {last_error}");
+    }
+
+    /// Types `text` into the field `css` selects.
+    pub async fn fill(&self, css: &str, text: &str) {
+        self.client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no field {css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+    }
+
+    /// Clicks the element `css` selects (waiting for it to appear).
+    pub async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
+    /// Logs in on the login page at `login_url` (which may carry `?next=`) with the test
+    /// password, and waits for the dashboard.
+    pub async fn log_in(&self, login_url: &str, email: &str) {
+        self.client
+            .goto(login_url)
+            .await
+            .expect("open the login page");
+        self.fill("input[name=email]", email).await;
+        self.fill("input[name=password]", super::PASSWORD).await;
+        self.click("form[action='/login'] button[type=submit]")
+            .await;
+        self.client
+            .wait()
+            .for_element(Locator::Css("nav.tabs a.active"))
+            .await
+            .expect("the dashboard after logging in");
     }
 
     pub async fn close(mut self) {
