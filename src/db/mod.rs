@@ -172,8 +172,9 @@ impl ManageConnection for ConnectionManager {
         conn.batch_execute("SELECT 1").map_err(DbError::from)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection left inside a failed transaction is not handed out again.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -238,6 +239,9 @@ impl Database {
         run_migrations(url)?;
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
+            // A PostgreSQL connection can die with its server or network, so it is tested
+            // before use; a SQLite file cannot, and the test would cost a query per use case.
+            .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager::new(url.clone()))?;
         Ok(Self {
