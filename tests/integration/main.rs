@@ -6,5 +6,5 @@ mod support;
 mod accounts;
 mod admin;
 mod browser;
-mod startup;
 mod oauth;
+mod startup;

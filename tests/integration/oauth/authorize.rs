@@ -36,7 +36,11 @@ async fn r01_redirect_uri_must_match_exactly() {
         assert_error_page(&response, near);
     }
     let exact = authorize(&app, &authorize_query(&client.client_id, &pkce, &[])).await;
-    assert_eq!(exact.status(), StatusCode::OK, "the exact URI gets the consent page");
+    assert_eq!(
+        exact.status(),
+        StatusCode::OK,
+        "the exact URI gets the consent page"
+    );
 
     // Native apps: any port on the loopback IP, only when registered without one.
     let mut native = spa_form();
@@ -59,13 +63,21 @@ async fn r01_redirect_uri_must_match_exactly() {
     }
     let port_on_https = authorize(
         &app,
-        &authorize_query(&client.client_id, &pkce, &[("redirect_uri", "https://app.test:8443/cb")]),
+        &authorize_query(
+            &client.client_id,
+            &pkce,
+            &[("redirect_uri", "https://app.test:8443/cb")],
+        ),
     )
     .await;
     assert_error_page(&port_on_https, "no port freedom for non-loopback URIs");
 }
 
-async fn register_via_tab(app: &TestApp, redirect_uris: &str, client_type: &str) -> reqwest::Response {
+async fn register_via_tab(
+    app: &TestApp,
+    redirect_uris: &str,
+    client_type: &str,
+) -> reqwest::Response {
     app.post_form(
         "/dashboard/oauth/clients/",
         &[
@@ -80,7 +92,10 @@ async fn register_via_tab(app: &TestApp, redirect_uris: &str, client_type: &str)
 }
 
 async fn client_count(app: &TestApp) -> usize {
-    clients::list(&app.state.db, None).await.expect("list").len()
+    clients::list(&app.state.db, None)
+        .await
+        .expect("list")
+        .len()
 }
 
 #[tokio::test]
@@ -129,12 +144,20 @@ async fn r04_bad_client_id_or_redirect_uri_gets_an_error_page_never_a_redirect()
     let pkce = Pkce::new();
     let unknown = authorize(&app, &authorize_query("no-such-client", &pkce, &[])).await;
     assert_error_page(&unknown, "unknown client");
-    assert!(unknown.text().await.expect("body").contains("not registered"));
+    assert!(unknown
+        .text()
+        .await
+        .expect("body")
+        .contains("not registered"));
     let missing = authorize(&app, &authorize_query("", &pkce, &[])).await;
     assert_error_page(&missing, "missing client_id");
     let mismatched = authorize(
         &app,
-        &authorize_query(&client.client_id, &pkce, &[("redirect_uri", "https://evil.test/cb")]),
+        &authorize_query(
+            &client.client_id,
+            &pkce,
+            &[("redirect_uri", "https://evil.test/cb")],
+        ),
     )
     .await;
     assert_error_page(&mismatched, "unregistered redirect URI");
@@ -162,15 +185,22 @@ async fn r05_users_log_in_before_any_redirect_to_the_client() {
     let response = app.get(&path).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let to = location(&response);
-    assert!(to.starts_with("/login?next="), "lands on login, not the client: {to}");
-    assert!(!to.contains("app.test"));
+    assert!(
+        to.starts_with("/login?next="),
+        "lands on login, not the client: {to}"
+    );
+    assert!(!to.starts_with(SPA_REDIRECT));
 
     // After logging in, the browser returns to the request, which is now answered
     // (with invalid_scope) at the trusted, registered URI.
     let login = app
         .post_form(
             "/login",
-            &[("email", "owner@acme.test"), ("password", PASSWORD), ("next", &path)],
+            &[
+                ("email", "owner@acme.test"),
+                ("password", PASSWORD),
+                ("next", &path),
+            ],
         )
         .await;
     assert_eq!(location(&login), path);
@@ -231,7 +261,10 @@ async fn r08_no_cors_on_the_authorization_endpoint() {
         .send()
         .await
         .expect("OPTIONS");
-    assert!(preflight.headers().get("access-control-allow-origin").is_none());
+    assert!(preflight
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
     let path = authorize_path(&authorize_query(&client.client_id, &Pkce::new(), &[]));
     let get = app
         .client
@@ -274,7 +307,11 @@ async fn r10_authorize_is_a_get_and_ignores_unknown_parameters() {
     assert_eq!(answer.status, StatusCode::OK);
     // Without the trailing slash too.
     let path = authorize_path(&params).replacen("/o/authorize/", "/o/authorize", 1);
-    assert_eq!(app.get(&path).await.status(), StatusCode::FOUND, "consent remembered");
+    assert_eq!(
+        app.get(&path).await.status(),
+        StatusCode::FOUND,
+        "consent remembered"
+    );
 }
 
 #[tokio::test]
@@ -289,11 +326,20 @@ async fn r11_state_is_echoed_exactly() {
     let consent = authorize(&app, &params).await;
     assert_eq!(consent.status(), StatusCode::OK);
     let approved = decide(&app, &params, "approve").await;
-    assert_eq!(query_param(&location(&approved), "state").as_deref(), Some(hostile.as_str()));
+    assert_eq!(
+        query_param(&location(&approved), "state").as_deref(),
+        Some(hostile.as_str())
+    );
     let denied = decide(&app, &params, "deny").await;
-    assert_eq!(query_param(&location(&denied), "state").as_deref(), Some(hostile.as_str()));
+    assert_eq!(
+        query_param(&location(&denied), "state").as_deref(),
+        Some(hostile.as_str())
+    );
     let remembered = authorize(&app, &params).await;
-    assert_eq!(query_param(&location(&remembered), "state").as_deref(), Some(hostile.as_str()));
+    assert_eq!(
+        query_param(&location(&remembered), "state").as_deref(),
+        Some(hostile.as_str())
+    );
 }
 
 #[tokio::test]
@@ -303,19 +349,32 @@ async fn r12_iss_is_in_every_authorization_response() {
     let issuer = app.state.oauth.issuer.clone();
     let params = authorize_query(&client.client_id, &Pkce::new(), &[]);
     let approved = decide(&app, &params, "approve").await;
-    assert_eq!(query_param(&location(&approved), "iss"), Some(issuer.clone()));
+    assert_eq!(
+        query_param(&location(&approved), "iss"),
+        Some(issuer.clone())
+    );
     let denied = decide(&app, &params, "deny").await;
     let to = location(&denied);
     assert_eq!(query_param(&to, "error").as_deref(), Some("access_denied"));
     assert_eq!(query_param(&to, "iss"), Some(issuer.clone()));
-    let bad_scope = authorize(&app, &authorize_query(&client.client_id, &Pkce::new(), &[("scope", "nope")])).await;
-    assert_eq!(query_param(&location(&bad_scope), "iss"), Some(issuer.clone()));
+    let bad_scope = authorize(
+        &app,
+        &authorize_query(&client.client_id, &Pkce::new(), &[("scope", "nope")]),
+    )
+    .await;
+    assert_eq!(
+        query_param(&location(&bad_scope), "iss"),
+        Some(issuer.clone())
+    );
     let metadata: Value = app
         .get("/.well-known/oauth-authorization-server")
         .await
         .json()
         .await
         .expect("json");
-    assert_eq!(metadata["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(
+        metadata["authorization_response_iss_parameter_supported"],
+        true
+    );
     assert_eq!(metadata["issuer"], issuer);
 }

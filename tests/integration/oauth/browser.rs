@@ -32,12 +32,17 @@ async fn a_person_logs_in_and_approves_or_denies_a_spa_in_a_real_browser() {
     let params = authorize_query(
         &client.client_id,
         &pkce,
-        &[("redirect_uri", &redirect_uri), ("state", "browser state/ü")],
+        &[
+            ("redirect_uri", &redirect_uri),
+            ("state", "browser state/ü"),
+        ],
     );
 
     let browser = Browser::start().await;
     let c = &browser.client;
-    c.goto(&app.url(&authorize_path(&params))).await.expect("open authorize");
+    c.goto(&app.url(&authorize_path(&params)))
+        .await
+        .expect("open authorize");
     c.wait()
         .for_element(Locator::Css("input[name=password]"))
         .await
@@ -55,7 +60,13 @@ async fn a_person_logs_in_and_approves_or_denies_a_spa_in_a_real_browser() {
         .for_element(Locator::Id("approve"))
         .await
         .expect("consent page after login");
-    let heading = c.find(Locator::Css("main h1")).await.expect("h1").text().await.expect("text");
+    let heading = c
+        .find(Locator::Css("main h1"))
+        .await
+        .expect("h1")
+        .text()
+        .await
+        .expect("text");
     assert_eq!(heading, "Authorize Desktop Billing");
     approve.click().await.expect("approve");
     let mut landed = c.current_url().await.expect("url");
@@ -68,8 +79,14 @@ async fn a_person_logs_in_and_approves_or_denies_a_spa_in_a_real_browser() {
     }
     assert_eq!(landed.path(), "/cb", "back at the client: {landed}");
     let landed = landed.to_string();
-    assert_eq!(query_param(&landed, "state").as_deref(), Some("browser state/ü"));
-    assert_eq!(query_param(&landed, "iss"), Some(app.state.oauth.issuer.clone()));
+    assert_eq!(
+        query_param(&landed, "state").as_deref(),
+        Some("browser state/ü")
+    );
+    assert_eq!(
+        query_param(&landed, "iss"),
+        Some(app.state.oauth.issuer.clone())
+    );
     let code = query_param(&landed, "code").expect("code");
     let tokens = token(
         &app,
@@ -84,10 +101,15 @@ async fn a_person_logs_in_and_approves_or_denies_a_spa_in_a_real_browser() {
     )
     .await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
-    assert_eq!(api_me(&app, &tokens.access_token()).await.status(), StatusCode::OK);
+    assert_eq!(
+        api_me(&app, &tokens.access_token()).await.status(),
+        StatusCode::OK
+    );
 
     // The client always asks: the second time the person says no.
-    c.goto(&app.url(&authorize_path(&params))).await.expect("open authorize");
+    c.goto(&app.url(&authorize_path(&params)))
+        .await
+        .expect("open authorize");
     c.wait()
         .for_element(Locator::Id("deny"))
         .await
@@ -104,9 +126,15 @@ async fn a_person_logs_in_and_approves_or_denies_a_spa_in_a_real_browser() {
         landed = c.current_url().await.expect("url");
     }
     let landed = landed.to_string();
-    assert_eq!(query_param(&landed, "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        query_param(&landed, "error").as_deref(),
+        Some("access_denied")
+    );
     assert!(query_param(&landed, "code").is_none());
-    assert_eq!(query_param(&landed, "state").as_deref(), Some("browser state/ü"));
+    assert_eq!(
+        query_param(&landed, "state").as_deref(),
+        Some("browser state/ü")
+    );
 
     browser.close().await;
 }

@@ -13,7 +13,10 @@ async fn fifty_concurrent_exchanges_of_one_code_give_exactly_one_success() {
     let code = code_for(&app, &authorize_query(&client.client_id, &pkce, &[])).await;
     let attempts = (0..50).map(|_| exchange(&app, &client.client_id, &code, &pkce.verifier));
     let answers = join_all(attempts).await;
-    let ok = answers.iter().filter(|a| a.status == StatusCode::OK).count();
+    let ok = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .count();
     assert_eq!(ok, 1, "exactly one exchange wins");
     for answer in answers.iter().filter(|a| a.status != StatusCode::OK) {
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
@@ -28,7 +31,10 @@ async fn fifty_concurrent_uses_of_one_refresh_token_give_exactly_one_success() {
     let rt = spa_tokens(&app, &client).await.refresh_token();
     let attempts = (0..50).map(|_| refresh(&app, &client.client_id, &rt));
     let answers = join_all(attempts).await;
-    let ok = answers.iter().filter(|a| a.status == StatusCode::OK).count();
+    let ok = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .count();
     assert_eq!(ok, 1, "exactly one refresh wins");
     for answer in answers.iter().filter(|a| a.status != StatusCode::OK) {
         assert_eq!(answer.error(), "invalid_grant", "{}", answer.body);
@@ -38,7 +44,10 @@ async fn fifty_concurrent_uses_of_one_refresh_token_give_exactly_one_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_database_behave_as_one_server() {
     let first = TestApp::spawn().await;
-    let second = TestApp::builder().sharing_database_with(&first).spawn().await;
+    let second = TestApp::builder()
+        .sharing_database_with(&first)
+        .spawn()
+        .await;
     let (user, client) = business_with_spa(&first).await;
 
     // A code issued by the first instance is redeemed at the second.
@@ -66,8 +75,14 @@ async fn two_instances_on_one_database_behave_as_one_server() {
     )
     .await;
     assert_eq!(revoked.status, StatusCode::OK);
-    assert_eq!(api_me(&second, &access).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(refresh(&second, &client.client_id, &rt).await.error(), "invalid_grant");
+    assert_eq!(
+        api_me(&second, &access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        refresh(&second, &client.client_id, &rt).await.error(),
+        "invalid_grant"
+    );
 
     // Client-secret throttling is shared too.
     let (backend, _) = register(&first, &user, backend_form()).await;
@@ -79,11 +94,15 @@ async fn two_instances_on_one_database_behave_as_one_server() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(
-        token(&second, &cc, Some((&backend.client_id, "wrong"))).await.status,
+        token(&second, &cc, Some((&backend.client_id, "wrong")))
+            .await
+            .status,
         StatusCode::TOO_MANY_REQUESTS
     );
     assert_eq!(
-        token(&first, &cc, Some((&backend.client_id, "wrong"))).await.status,
+        token(&first, &cc, Some((&backend.client_id, "wrong")))
+            .await
+            .status,
         StatusCode::TOO_MANY_REQUESTS
     );
 }

@@ -17,7 +17,10 @@ async fn a_spa_gets_tokens_with_pkce_and_calls_the_api_as_the_business() {
     let consent = authorize(&app, &params).await;
     assert_eq!(consent.status(), StatusCode::OK);
     let page = consent.text().await.expect("body");
-    assert!(page.contains("Acme SPA"), "the consent page names the client");
+    assert!(
+        page.contains("Acme SPA"),
+        "the consent page names the client"
+    );
     assert!(page.contains("customers:read"), "and the scopes");
     assert!(!page.contains("customers:write"));
 
@@ -37,8 +40,20 @@ async fn a_spa_gets_tokens_with_pkce_and_calls_the_api_as_the_business() {
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "EdDSA");
     let claims = jwt_claims(&access);
-    for claim in ["iss", "sub", "aud", "client_id", "scope", "jti", "iat", "exp"] {
-        assert!(claims.get(claim).is_some(), "claim {claim} missing: {claims}");
+    for claim in [
+        "iss",
+        "sub",
+        "aud",
+        "client_id",
+        "scope",
+        "jti",
+        "iat",
+        "exp",
+    ] {
+        assert!(
+            claims.get(claim).is_some(),
+            "claim {claim} missing: {claims}"
+        );
     }
     assert_eq!(claims["client_id"], client.client_id);
 
@@ -55,12 +70,24 @@ async fn a_spa_gets_tokens_with_pkce_and_calls_the_api_as_the_business() {
 async fn consent_is_remembered_per_client_and_scope_set_unless_the_client_always_asks() {
     let app = TestApp::spawn().await;
     let (user, client) = business_with_spa(&app).await;
-    let read_only = authorize_query(&client.client_id, &Pkce::new(), &[("scope", "customers:read")]);
+    let read_only = authorize_query(
+        &client.client_id,
+        &Pkce::new(),
+        &[("scope", "customers:read")],
+    );
     assert_eq!(authorize(&app, &read_only).await.status(), StatusCode::OK);
     decide(&app, &read_only, "approve").await;
-    assert_eq!(authorize(&app, &read_only).await.status(), StatusCode::FOUND, "remembered");
+    assert_eq!(
+        authorize(&app, &read_only).await.status(),
+        StatusCode::FOUND,
+        "remembered"
+    );
     let wider = authorize_query(&client.client_id, &Pkce::new(), &[("scope", BOTH_SCOPES)]);
-    assert_eq!(authorize(&app, &wider).await.status(), StatusCode::OK, "a wider set asks again");
+    assert_eq!(
+        authorize(&app, &wider).await.status(),
+        StatusCode::OK,
+        "a wider set asks again"
+    );
 
     let mut form = spa_form();
     form.name = "Careful SPA".into();
@@ -68,16 +95,27 @@ async fn consent_is_remembered_per_client_and_scope_set_unless_the_client_always
     let (careful, _) = register(&app, &user, form).await;
     let params = authorize_query(&careful.client_id, &Pkce::new(), &[]);
     decide(&app, &params, "approve").await;
-    assert_eq!(authorize(&app, &params).await.status(), StatusCode::OK, "asks every time");
+    assert_eq!(
+        authorize(&app, &params).await.status(),
+        StatusCode::OK,
+        "asks every time"
+    );
 }
 
 #[tokio::test]
 async fn the_api_answers_rfc6750_challenges_as_json() {
     let app = TestApp::spawn().await;
     let (_, client) = business_with_spa(&app).await;
-    let missing = reqwest::Client::new().get(app.url("/api/me/")).send().await.expect("GET");
+    let missing = reqwest::Client::new()
+        .get(app.url("/api/me/"))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(missing.headers()["www-authenticate"], "Bearer realm=\"bridgekeeper\"");
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        "Bearer realm=\"bridgekeeper\""
+    );
     let body: Value = missing.json().await.expect("json");
     assert!(body["message"].is_string());
 
@@ -89,10 +127,15 @@ async fn the_api_answers_rfc6750_challenges_as_json() {
     let pkce = Pkce::new();
     let params = authorize_query(&client.client_id, &pkce, &[("scope", "customers:write")]);
     let code = code_for(&app, &params).await;
-    let write_only = exchange(&app, &client.client_id, &code, &pkce.verifier).await.access_token();
+    let write_only = exchange(&app, &client.client_id, &code, &pkce.verifier)
+        .await
+        .access_token();
     let forbidden = api_me(&app, &write_only).await;
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
-    let challenge = forbidden.headers()["www-authenticate"].to_str().expect("ascii").to_owned();
+    let challenge = forbidden.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     assert!(challenge.contains("insufficient_scope"), "{challenge}");
     let body: Value = forbidden.json().await.expect("json");
     assert_eq!(body["error"], "insufficient_scope");
@@ -102,7 +145,10 @@ async fn the_api_answers_rfc6750_challenges_as_json() {
     let expired = api_me(&app, &access).await;
     assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
     let body: Value = expired.json().await.expect("json");
-    assert!(body["message"].as_str().expect("message").contains("expired"));
+    assert!(body["message"]
+        .as_str()
+        .expect("message")
+        .contains("expired"));
 }
 
 #[tokio::test]
@@ -122,12 +168,18 @@ async fn introspection_is_for_confidential_clients_of_the_same_business() {
     let rt = introspect(&app, &tokens.refresh_token(), basic).await;
     assert_eq!(rt["active"], true);
     assert_eq!(rt["token_type"], "refresh_token");
-    assert_eq!(introspect(&app, "garbage", basic).await, json!({"active": false}));
+    assert_eq!(
+        introspect(&app, "garbage", basic).await,
+        json!({"active": false})
+    );
 
     let public = post_form_endpoint(
         &app,
         "/o/introspect",
-        &[("token", &tokens.access_token()), ("client_id", &client.client_id)],
+        &[
+            ("token", &tokens.access_token()),
+            ("client_id", &client.client_id),
+        ],
         None,
     )
     .await;
@@ -145,7 +197,12 @@ async fn introspection_is_for_confidential_clients_of_the_same_business() {
     let other = app.create_account("other@rival.test", false).await;
     let (rival, rival_secret) = register(&app, &other, backend_form()).await;
     let rival_secret = rival_secret.expect("secret");
-    let seen = introspect(&app, &tokens.access_token(), (&rival.client_id, &rival_secret)).await;
+    let seen = introspect(
+        &app,
+        &tokens.access_token(),
+        (&rival.client_id, &rival_secret),
+    )
+    .await;
     assert_eq!(seen, json!({"active": false}));
 }
 
@@ -166,8 +223,16 @@ async fn revocation_stops_tokens_at_once_and_only_for_their_own_client() {
         None,
     )
     .await;
-    assert_eq!(foreign.status, StatusCode::OK, "RFC 7009: no information leaks");
-    assert_eq!(api_me(&app, &access).await.status(), StatusCode::OK, "not revoked by a stranger");
+    assert_eq!(
+        foreign.status,
+        StatusCode::OK,
+        "RFC 7009: no information leaks"
+    );
+    assert_eq!(
+        api_me(&app, &access).await.status(),
+        StatusCode::OK,
+        "not revoked by a stranger"
+    );
 
     let revoked = post_form_endpoint(
         &app,
@@ -181,7 +246,10 @@ async fn revocation_stops_tokens_at_once_and_only_for_their_own_client() {
     )
     .await;
     assert_eq!(revoked.status, StatusCode::OK);
-    assert_eq!(api_me(&app, &access).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api_me(&app, &access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     let rt = tokens.refresh_token();
     let fresh = refresh(&app, &client.client_id, &rt).await;
@@ -189,14 +257,22 @@ async fn revocation_stops_tokens_at_once_and_only_for_their_own_client() {
     let revoked = post_form_endpoint(
         &app,
         "/o/revoke_token/",
-        &[("token", &fresh.refresh_token()), ("client_id", &client.client_id)],
+        &[
+            ("token", &fresh.refresh_token()),
+            ("client_id", &client.client_id),
+        ],
         None,
     )
     .await;
     assert_eq!(revoked.status, StatusCode::OK);
-    assert_eq!(api_me(&app, &fresh.access_token()).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        refresh(&app, &client.client_id, &fresh.refresh_token()).await.error(),
+        api_me(&app, &fresh.access_token()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        refresh(&app, &client.client_id, &fresh.refresh_token())
+            .await
+            .error(),
         "invalid_grant"
     );
     let unknown = post_form_endpoint(
@@ -221,10 +297,15 @@ async fn metadata_and_jwks_describe_the_server_and_verify_its_tokens() {
         .expect("json");
     assert_eq!(metadata["issuer"], issuer);
     assert_eq!(metadata["token_endpoint"], format!("{issuer}/o/token/"));
-    assert_eq!(metadata["authorization_endpoint"], format!("{issuer}/o/authorize/"));
+    assert_eq!(
+        metadata["authorization_endpoint"],
+        format!("{issuer}/o/authorize/")
+    );
     assert_eq!(metadata["jwks_uri"], format!("{issuer}/o/jwks/"));
     assert_eq!(metadata["response_types_supported"], json!(["code"]));
-    assert!(!metadata["grant_types_supported"].to_string().contains("password"));
+    assert!(!metadata["grant_types_supported"]
+        .to_string()
+        .contains("password"));
 
     let (_, client) = business_with_spa(&app).await;
     let access = spa_tokens(&app, &client).await.access_token();
@@ -241,11 +322,11 @@ async fn metadata_and_jwks_describe_the_server_and_verify_its_tokens() {
         assert_eq!(key["kty"], "OKP");
         assert_eq!(key["crv"], "Ed25519");
         assert!(key.get("d").is_none(), "never the private part");
-        let decoding =
-            jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().expect("x")).expect("key");
+        let decoding = jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().expect("x"))
+            .expect("key");
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
         validation.set_audience(&[format!("{issuer}/api/")]);
-        validation.set_issuer(&[issuer.clone()]);
+        validation.set_issuer(std::slice::from_ref(&issuer));
         jsonwebtoken::decode::<Value>(&access, &decoding, &validation)
             .expect("a third party can verify our tokens with the JWKS");
     }
@@ -271,7 +352,10 @@ async fn rotated_keys_stay_published_until_their_tokens_expire() {
     let app = TestApp::spawn().await;
     let (_, client) = business_with_spa(&app).await;
     let old_token = spa_tokens(&app, &client).await.access_token();
-    let old_kid = jwt_header(&old_token)["kid"].as_str().expect("kid").to_owned();
+    let old_kid = jwt_header(&old_token)["kid"]
+        .as_str()
+        .expect("kid")
+        .to_owned();
 
     let secret_box = app.state.secret_box.clone();
     let now = app.clock_now();
@@ -280,7 +364,12 @@ async fn rotated_keys_stay_published_until_their_tokens_expire() {
         .state
         .db
         .run_write(move |tx| {
-            let kid = keys::rotate(tx.conn, &secret_box, bridgekeeper::config::SigningAlgorithm::EdDsa, now)?;
+            let kid = keys::rotate(
+                tx.conn,
+                &secret_box,
+                bridgekeeper::config::SigningAlgorithm::EdDsa,
+                now,
+            )?;
             oauth.keys.reload(tx.conn, now, 900)?;
             Ok::<_, keys::KeyError>(kid)
         })
@@ -289,7 +378,11 @@ async fn rotated_keys_stay_published_until_their_tokens_expire() {
     assert_ne!(new_kid, old_kid);
     let new_token = spa_tokens(&app, &client).await.access_token();
     assert_eq!(jwt_header(&new_token)["kid"], new_kid);
-    assert_eq!(api_me(&app, &old_token).await.status(), StatusCode::OK, "old tokens still verify");
+    assert_eq!(
+        api_me(&app, &old_token).await.status(),
+        StatusCode::OK,
+        "old tokens still verify"
+    );
     let kids = |jwks: Value| -> Vec<String> {
         jwks["keys"]
             .as_array()
@@ -318,7 +411,10 @@ async fn the_cleanup_removes_expired_codes_and_tokens() {
     let nothing = cleanup::run_once(&app.state.db, app.state.oauth.clone(), app.clock_now())
         .await
         .expect("cleanup");
-    assert_eq!(nothing.access_tokens + nothing.refresh_tokens + nothing.codes, 0);
+    assert_eq!(
+        nothing.access_tokens + nothing.refresh_tokens + nothing.codes,
+        0
+    );
     app.clock.advance(91 * 86400);
     let removed = cleanup::run_once(&app.state.db, app.state.oauth.clone(), app.clock_now())
         .await
@@ -337,11 +433,16 @@ async fn issuance_and_revocation_are_in_the_audit_log_without_secrets() {
     post_form_endpoint(
         &app,
         "/o/revoke_token/",
-        &[("token", &tokens.access_token()), ("client_id", &client.client_id)],
+        &[
+            ("token", &tokens.access_token()),
+            ("client_id", &client.client_id),
+        ],
         None,
     )
     .await;
-    let events = bridgekeeper::audit::recent(&app.state.db, None, 100).await.expect("events");
+    let events = bridgekeeper::audit::recent(&app.state.db, None, 100)
+        .await
+        .expect("events");
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     for action in [
         "oauth.client_registered",
@@ -351,7 +452,10 @@ async fn issuance_and_revocation_are_in_the_audit_log_without_secrets() {
         "oauth.token_refreshed",
         "oauth.token_revoked",
     ] {
-        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+        assert!(
+            actions.contains(&action),
+            "{action} missing from {actions:?}"
+        );
     }
     let all_details: String = events.iter().map(|e| e.detail.clone()).collect();
     assert!(!all_details.contains(&tokens.refresh_token()));
@@ -390,15 +494,26 @@ async fn the_token_endpoint_answers_cors_only_for_the_clients_origins() {
         .send()
         .await
         .expect("POST");
-    assert!(from_evil.headers().get("access-control-allow-origin").is_none());
+    assert!(from_evil
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
     let error = reqwest::Client::new()
         .post(app.url("/o/token/"))
         .header("Origin", SPA_ORIGIN)
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", &client.client_id)])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", &client.client_id),
+        ])
         .send()
         .await
         .expect("POST");
-    assert_eq!(error.headers()["access-control-allow-origin"], SPA_ORIGIN, "SPAs can read errors");
+    assert_eq!(
+        error.headers()["access-control-allow-origin"],
+        SPA_ORIGIN,
+        "SPAs can read errors"
+    );
 }
 
 #[tokio::test]
@@ -408,12 +523,40 @@ async fn malformed_token_requests_get_rfc_errors_never_500() {
     let http = reqwest::Client::new();
     let form = Some("application/x-www-form-urlencoded");
     let cases: Vec<(&str, Option<&str>, Vec<u8>, &str)> = vec![
-        ("json body", Some("application/json"), b"{\"grant_type\":\"client_credentials\"}".to_vec(), "invalid_request"),
-        ("no content type", None, b"grant_type=authorization_code".to_vec(), "invalid_request"),
-        ("bad encoding", form, b"grant_type=%ZZ&code=\xff".to_vec(), "unsupported_grant_type"),
-        ("repeated parameter", form,
-            format!("grant_type=authorization_code&code=a&code=b&client_id={}", client.client_id).into_bytes(), "invalid_request"),
-        ("missing grant_type", form, format!("client_id={}", client.client_id).into_bytes(), "invalid_request"),
+        (
+            "json body",
+            Some("application/json"),
+            b"{\"grant_type\":\"client_credentials\"}".to_vec(),
+            "invalid_request",
+        ),
+        (
+            "no content type",
+            None,
+            b"grant_type=authorization_code".to_vec(),
+            "invalid_request",
+        ),
+        (
+            "bad encoding",
+            form,
+            b"grant_type=%ZZ&code=\xff".to_vec(),
+            "unsupported_grant_type",
+        ),
+        (
+            "repeated parameter",
+            form,
+            format!(
+                "grant_type=authorization_code&code=a&code=b&client_id={}",
+                client.client_id
+            )
+            .into_bytes(),
+            "invalid_request",
+        ),
+        (
+            "missing grant_type",
+            form,
+            format!("client_id={}", client.client_id).into_bytes(),
+            "invalid_request",
+        ),
     ];
     for (what, content_type, body, expected) in cases {
         let mut request = http.post(app.url("/o/token")).body(body);

@@ -10,7 +10,11 @@ async fn r23_no_implicit_grant() {
     let app = TestApp::spawn().await;
     let (_, client) = business_with_spa(&app).await;
     for response_type in ["token", "id_token token", "code token"] {
-        let params = authorize_query(&client.client_id, &Pkce::new(), &[("response_type", response_type)]);
+        let params = authorize_query(
+            &client.client_id,
+            &Pkce::new(),
+            &[("response_type", response_type)],
+        );
         let response = authorize(&app, &params).await;
         assert_eq!(response.status(), StatusCode::FOUND, "{response_type}");
         let to = location(&response);
@@ -49,7 +53,10 @@ async fn r25_client_credentials_only_for_confidential_clients() {
     let (user, spa) = business_with_spa(&app).await;
     let answer = token(
         &app,
-        &[("grant_type", "client_credentials"), ("client_id", &spa.client_id)],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &spa.client_id),
+        ],
         None,
     )
     .await;
@@ -59,7 +66,10 @@ async fn r25_client_credentials_only_for_confidential_clients() {
     let (backend, secret) = register(&app, &user, backend_form()).await;
     let answer = token(
         &app,
-        &[("grant_type", "client_credentials"), ("scope", "customers:read")],
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "customers:read"),
+        ],
         Some((&backend.client_id, &secret.expect("secret"))),
     )
     .await;
@@ -88,7 +98,10 @@ async fn r26_refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let after = refresh(&app, &client.client_id, &rt2).await;
     assert_eq!(after.error(), "invalid_grant", "the family is revoked");
     assert_eq!(api_me(&app, &at2).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(api_me(&app, &first.access_token()).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api_me(&app, &first.access_token()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -135,10 +148,18 @@ async fn r28_the_grant_must_still_be_active_at_refresh() {
     let app = TestApp::spawn().await;
     let (_, client) = business_with_spa(&app).await;
     let tokens = spa_tokens(&app, &client).await;
-    let tab = app.get("/dashboard/oauth/").await.text().await.expect("body");
+    let tab = app
+        .get("/dashboard/oauth/")
+        .await
+        .text()
+        .await
+        .expect("body");
     let marker = "/dashboard/oauth/grants/";
     let start = tab.find(marker).expect("an authorized application") + marker.len();
-    let id: String = tab[start..].chars().take_while(char::is_ascii_digit).collect();
+    let id: String = tab[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     let revoked = app
         .post_form(&format!("/dashboard/oauth/grants/{id}/revoke"), &[])
         .await;
@@ -152,7 +173,12 @@ async fn r28_the_grant_must_still_be_active_at_refresh() {
         StatusCode::UNAUTHORIZED,
         "the access token stops at once"
     );
-    let tab = app.get("/dashboard/oauth/").await.text().await.expect("body");
+    let tab = app
+        .get("/dashboard/oauth/")
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(tab.contains("not authorized any application"));
 }
 
@@ -166,7 +192,11 @@ async fn r29_refresh_tokens_expire_when_idle() {
     let tokens = spa_tokens(&app, &client).await;
     app.clock.advance(100);
     let kept_alive = refresh(&app, &client.client_id, &tokens.refresh_token()).await;
-    assert_eq!(kept_alive.status, StatusCode::OK, "used within the idle window");
+    assert_eq!(
+        kept_alive.status,
+        StatusCode::OK,
+        "used within the idle window"
+    );
     app.clock.advance(121);
     let idle = refresh(&app, &client.client_id, &kept_alive.refresh_token()).await;
     assert_eq!(idle.status, StatusCode::BAD_REQUEST);
@@ -204,7 +234,11 @@ async fn r30_refresh_tokens_are_issued_per_client_decision() {
     let code = code_for(&app, &authorize_query(&client.client_id, &pkce, &[])).await;
     let answer = exchange(&app, &client.client_id, &code, &pkce.verifier).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert!(answer.body.get("refresh_token").is_none(), "{}", answer.body);
+    assert!(
+        answer.body.get("refresh_token").is_none(),
+        "{}",
+        answer.body
+    );
     let refused = refresh(&app, &client.client_id, "anything").await;
     assert_eq!(refused.error(), "unauthorized_client");
 }

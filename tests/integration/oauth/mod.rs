@@ -107,7 +107,11 @@ pub fn enc(value: &str) -> String {
 }
 
 /// The standard authorization request of `client_id` with `pkce`, plus `extra`.
-pub fn authorize_query(client_id: &str, pkce: &Pkce, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn authorize_query(
+    client_id: &str,
+    pkce: &Pkce,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let mut params: Vec<(String, String)> = vec![
         ("response_type".into(), "code".into()),
         ("client_id".into(), client_id.into()),
@@ -139,8 +143,15 @@ pub async fn authorize(app: &TestApp, params: &[(String, String)]) -> reqwest::R
 }
 
 /// The consent form's POST (`decision` approve or deny).
-pub async fn decide(app: &TestApp, params: &[(String, String)], decision: &str) -> reqwest::Response {
-    let mut fields: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+pub async fn decide(
+    app: &TestApp,
+    params: &[(String, String)],
+    decision: &str,
+) -> reqwest::Response {
+    let mut fields: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     fields.push(("decision", decision));
     app.post_form("/o/authorize/", &fields).await
 }
@@ -163,7 +174,10 @@ pub async fn code_for(app: &TestApp, params: &[(String, String)]) -> String {
             location(&approved)
         }
         StatusCode::FOUND => location(&response),
-        other => panic!("authorize answered {other}: {}", response.text().await.unwrap_or_default()),
+        other => panic!(
+            "authorize answered {other}: {}",
+            response.text().await.unwrap_or_default()
+        ),
     };
     query_param(&redirect, "code").unwrap_or_else(|| panic!("no code in {redirect}"))
 }
@@ -203,14 +217,18 @@ pub async fn post_form_endpoint(
     if let Some((id, secret)) = basic {
         request = request.header(
             reqwest::header::AUTHORIZATION,
-            format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))),
+            format!(
+                "Basic {}",
+                STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+            ),
         );
     }
     let response = request.send().await.expect("POST");
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
     TokenAnswer {
         status,
         headers,
@@ -218,7 +236,11 @@ pub async fn post_form_endpoint(
     }
 }
 
-pub async fn token(app: &TestApp, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> TokenAnswer {
+pub async fn token(
+    app: &TestApp,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> TokenAnswer {
     post_form_endpoint(app, "/o/token/", form, basic).await
 }
 

@@ -8,7 +8,11 @@ use crate::support::location;
 
 async fn error_redirect(app: &TestApp, params: &[(String, String)]) -> String {
     let response = authorize(app, params).await;
-    assert_eq!(response.status(), StatusCode::FOUND, "an error redirect to the client");
+    assert_eq!(
+        response.status(),
+        StatusCode::FOUND,
+        "an error redirect to the client"
+    );
     let to = location(&response);
     assert!(to.starts_with(SPA_REDIRECT), "{to}");
     assert!(query_param(&to, "code").is_none(), "{to}");
@@ -41,7 +45,11 @@ async fn r14_only_s256_plain_and_missing_method_are_rejected() {
     let app = TestApp::spawn().await;
     let (_, client) = business_with_spa(&app).await;
     let pkce = Pkce::new();
-    let plain = authorize_query(&client.client_id, &pkce, &[("code_challenge_method", "plain")]);
+    let plain = authorize_query(
+        &client.client_id,
+        &pkce,
+        &[("code_challenge_method", "plain")],
+    );
     assert_eq!(error_redirect(&app, &plain).await, "invalid_request");
     let missing = authorize_query(&client.client_id, &pkce, &[("code_challenge_method", "")]);
     assert_eq!(error_redirect(&app, &missing).await, "invalid_request");
@@ -51,21 +59,33 @@ async fn r14_only_s256_plain_and_missing_method_are_rejected() {
         .json()
         .await
         .expect("json");
-    assert_eq!(metadata["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
 }
 
 #[tokio::test]
 async fn r15_code_verifier_must_be_43_to_128_unreserved_characters() {
     let app = TestApp::spawn().await;
     let (_, client) = business_with_spa(&app).await;
-    for bad in ["a".repeat(42), "a".repeat(129), format!("{}!", "a".repeat(43))] {
+    for bad in [
+        "a".repeat(42),
+        "a".repeat(129),
+        format!("{}!", "a".repeat(43)),
+    ] {
         let pkce = Pkce {
             challenge: pkce::s256_challenge(&bad),
             verifier: bad.clone(),
         };
         let code = code_for(&app, &authorize_query(&client.client_id, &pkce, &[])).await;
         let answer = exchange(&app, &client.client_id, &code, &bad).await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{} chars", bad.len());
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{} chars",
+            bad.len()
+        );
         assert_eq!(answer.error(), "invalid_request");
     }
     let good = "A-._~z9".repeat(18) + "ab"; // 128 characters
@@ -75,7 +95,10 @@ async fn r15_code_verifier_must_be_43_to_128_unreserved_characters() {
         verifier: good.clone(),
     };
     let code = code_for(&app, &authorize_query(&client.client_id, &pkce, &[])).await;
-    assert_eq!(exchange(&app, &client.client_id, &code, &good).await.status, StatusCode::OK);
+    assert_eq!(
+        exchange(&app, &client.client_id, &code, &good).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -154,7 +177,10 @@ async fn r18_metadata_lists_code_challenge_methods() {
         let response = app.get(path).await;
         assert_eq!(response.status(), StatusCode::OK);
         let metadata: Value = response.json().await.expect("json");
-        assert_eq!(metadata["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(
+            metadata["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
     }
 }
 
@@ -173,7 +199,9 @@ async fn r19_codes_expire_after_60_seconds() {
     let code = code_for(&app, &authorize_query(&client.client_id, &pkce, &[])).await;
     app.clock.advance(59);
     assert_eq!(
-        exchange(&app, &client.client_id, &code, &pkce.verifier).await.status,
+        exchange(&app, &client.client_id, &code, &pkce.verifier)
+            .await
+            .status,
         StatusCode::OK
     );
 }
@@ -228,10 +256,16 @@ async fn r21_a_replayed_code_is_refused_and_revokes_what_it_issued() {
     assert_eq!(second.status, StatusCode::BAD_REQUEST);
     assert_eq!(second.error(), "invalid_grant");
 
-    assert_eq!(api_me(&app, &access).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api_me(&app, &access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     let basic = (backend.client_id.as_str(), secret.as_str());
     assert_eq!(introspect(&app, &access, basic).await["active"], false);
-    assert_eq!(introspect(&app, &refresh_token, basic).await["active"], false);
+    assert_eq!(
+        introspect(&app, &refresh_token, basic).await["active"],
+        false
+    );
     let refreshed = refresh(&app, &client.client_id, &refresh_token).await;
     assert_eq!(refreshed.error(), "invalid_grant");
 }

@@ -40,7 +40,10 @@ async fn r31_responses_carrying_tokens_or_secrets_are_not_stored() {
     let client_id = between(&page, "<code id=\"client-id\">", "</code>");
     assert!(page.contains("id=\"client-secret\""));
     let rotated = app
-        .post_form(&format!("/dashboard/oauth/clients/{client_id}/rotate-secret"), &[])
+        .post_form(
+            &format!("/dashboard/oauth/clients/{client_id}/rotate-secret"),
+            &[],
+        )
         .await;
     assert_eq!(rotated.status(), StatusCode::OK);
     assert_no_store(rotated.headers(), "rotated secret page");
@@ -65,7 +68,10 @@ async fn r32_confidential_clients_must_authenticate_and_guessing_is_throttled() 
 
     let no_secret = token(
         &app,
-        &[("grant_type", "client_credentials"), ("client_id", &backend.client_id)],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &backend.client_id),
+        ],
         None,
     )
     .await;
@@ -80,10 +86,16 @@ async fn r32_confidential_clients_must_authenticate_and_guessing_is_throttled() 
         assert!(challenge.starts_with("Basic realm="), "{challenge}");
     }
     let locked = token(&app, &cc, Some((&backend.client_id, &secret))).await;
-    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{}", locked.body);
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        locked.body
+    );
     assert!(locked.headers.contains_key("retry-after"));
 
-    app.clock.advance(app.state.settings.login_throttle.window_seconds + 1);
+    app.clock
+        .advance(app.state.settings.login_throttle.window_seconds + 1);
     let later = token(&app, &cc, Some((&backend.client_id, &secret))).await;
     assert_eq!(later.status, StatusCode::OK, "the window passed");
     // client_secret_post works too.
@@ -118,7 +130,10 @@ async fn r33_credentials_are_unguessable_and_stored_only_as_hashes() {
     let tokens = exchange(&app, &client.client_id, &code, &pkce.verifier).await;
     let rt = tokens.refresh_token();
     assert!(decoded_len(&rt) >= 32);
-    let jti = jwt_claims(&tokens.access_token())["jti"].as_str().expect("jti").to_owned();
+    let jti = jwt_claims(&tokens.access_token())["jti"]
+        .as_str()
+        .expect("jti")
+        .to_owned();
     assert!(decoded_len(&jti) >= 16);
 
     let (raw_code, raw_secret) = (code.clone(), secret.clone());
@@ -133,7 +148,10 @@ async fn r33_credentials_are_unguessable_and_stored_only_as_hashes() {
                 let by_hash = oauth_authorization_codes::find_by_hash(tx.conn, &hashed)?.is_some();
                 let _ = client_id;
                 let clients = bridgekeeper::db::oauth_clients::list_all(tx.conn)?;
-                let secret_hash = clients.iter().find_map(|c| c.secret_hash.clone()).unwrap_or_default();
+                let secret_hash = clients
+                    .iter()
+                    .find_map(|c| c.secret_hash.clone())
+                    .unwrap_or_default();
                 Ok::<_, bridgekeeper::db::DbError>((by_raw, by_hash, secret_hash))
             }
         })
@@ -154,8 +172,16 @@ async fn r34_client_type_is_recorded_and_public_clients_have_no_secret() {
     let (backend, _) = register(&app, &user, backend_form()).await;
     assert_eq!(backend.client_type.as_str(), "confidential");
 
-    let tab = app.get("/dashboard/oauth/").await.text().await.expect("body");
-    assert!(tab.contains(">public<") && tab.contains(">confidential<"), "types shown");
+    let tab = app
+        .get("/dashboard/oauth/")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        tab.contains(">public<") && tab.contains(">confidential<"),
+        "types shown"
+    );
 
     let pkce = Pkce::new();
     let code = code_for(&app, &authorize_query(&spa.client_id, &pkce, &[])).await;
@@ -173,9 +199,16 @@ async fn r34_client_type_is_recorded_and_public_clients_have_no_secret() {
     assert_eq!(with_secret.status, StatusCode::UNAUTHORIZED);
     assert_eq!(with_secret.error(), "invalid_client");
     let rotate = app
-        .post_form(&format!("/dashboard/oauth/clients/{}/rotate-secret", spa.client_id), &[])
+        .post_form(
+            &format!("/dashboard/oauth/clients/{}/rotate-secret", spa.client_id),
+            &[],
+        )
         .await;
-    assert_eq!(rotate.status(), StatusCode::BAD_REQUEST, "a public client has no secret to rotate");
+    assert_eq!(
+        rotate.status(),
+        StatusCode::BAD_REQUEST,
+        "a public client has no secret to rotate"
+    );
 }
 
 #[tokio::test]
@@ -232,8 +265,14 @@ async fn r36_tokens_in_the_url_query_are_refused() {
         .await
         .expect("GET");
     assert_eq!(in_query.status(), StatusCode::UNAUTHORIZED);
-    let challenge = in_query.headers()["www-authenticate"].to_str().expect("ascii").to_owned();
-    assert!(challenge.contains("error=\"invalid_request\""), "{challenge}");
+    let challenge = in_query.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"invalid_request\""),
+        "{challenge}"
+    );
     let body: Value = in_query.json().await.expect("json");
     assert_eq!(body["error"], "invalid_request");
     // Even alongside a good header.
@@ -273,8 +312,14 @@ async fn r37_access_tokens_are_audience_restricted() {
     .expect("signed");
     let response = api_me(&app, &foreign).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let challenge = response.headers()["www-authenticate"].to_str().expect("ascii").to_owned();
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     assert!(challenge.contains("invalid_token"), "{challenge}");
     let body: Value = response.json().await.expect("json");
-    assert!(body["message"].as_str().expect("message").contains("not meant for this API"));
+    assert!(body["message"]
+        .as_str()
+        .expect("message")
+        .contains("not meant for this API"));
 }
