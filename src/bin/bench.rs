@@ -568,6 +568,21 @@ fn create_pg_database(admin_url: &str) -> Result<String, String> {
     Ok(url.to_string())
 }
 
+/// Removes the database `create_pg_database` made (best effort).
+fn drop_pg_database(admin_url: &str, database_url: &str) {
+    let Some(name) = url::Url::parse(database_url)
+        .ok()
+        .map(|u| u.path().trim_start_matches('/').to_owned())
+        .filter(|n| n.starts_with("bk_bench_"))
+    else {
+        return;
+    };
+    if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let options = match options() {
         Ok(o) => o,
@@ -645,5 +660,12 @@ async fn run(options: Options) -> Result<(), String> {
     println!("server resident memory: {:.1} MiB", rss_mib(pid));
     drop(server);
     let _ = std::fs::remove_dir_all(&data_dir);
+    if let Some(admin) = options
+        .database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres"))
+    {
+        drop_pg_database(admin, &database_url);
+    }
     Ok(())
 }
