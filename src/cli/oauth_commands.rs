@@ -57,7 +57,10 @@ pub enum ClientAction {
         owner: Option<String>,
     },
     /// Delete a client; every grant and token issued to it is revoked.
-    Delete { client_id: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
 }
 
 #[derive(Subcommand)]

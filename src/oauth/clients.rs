@@ -33,9 +33,15 @@ fn new_secret() -> String {
 }
 
 /// A client id no one picks: 18 random bytes. User subjects are `user:N` and client
-/// subjects `client:ID`, so the two can never be confused (R35).
+/// subjects `client:ID`, so the two can never be confused (R35). It starts with a letter
+/// or digit, so it never reads as an option on a command line.
 fn new_client_id() -> String {
-    random_token(18)
+    loop {
+        let id = random_token(18);
+        if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return id;
+        }
+    }
 }
 
 /// Registers a client. The secret (confidential clients only) is returned once.

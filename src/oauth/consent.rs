@@ -5,12 +5,15 @@
 use crate::crypto::random_token;
 use crate::db::oauth_authorization_codes::{self, NewOAuthAuthorizationCode};
 use crate::db::oauth_grants::{self, NewOAuthGrant, OAuthGrant};
-use crate::db::{oauth_access_tokens, oauth_refresh_tokens, Database, DbConnection, DbError};
+use crate::db::{
+    oauth_access_tokens, oauth_clients, oauth_refresh_tokens, Database, DbConnection, DbError,
+};
 use crate::events::Actor;
 
-use super::authorize_request::AuthorizeRequest;
+use super::authorize_request::{self, AuthorizeRequest, RedirectTarget};
 use super::client::Client;
 use super::error::OAuthError;
+use super::params::Params;
 use super::scope::ScopeSet;
 use super::{event, OAuthContext};
 
@@ -46,39 +49,77 @@ fn issue_code(
     Ok(code)
 }
 
-/// A code straight away when the user already consented to this client and these
-/// scopes (and the client does not ask every time); `None` when consent is needed.
-pub async fn code_if_remembered(
+/// What the authorization endpoint answers a `GET`, decided in one transaction.
+#[derive(Debug)]
+pub enum AuthorizeOutcome {
+    /// Client or redirect URI is bad: an error page, never a redirect (R4).
+    ErrorPage(String),
+    /// Client and redirect URI are fine; the user must log in first (R5).
+    LoginRequired,
+    /// Anything else wrong: redirect the error to the trusted URI.
+    ErrorRedirect {
+        target: RedirectTarget,
+        error: OAuthError,
+    },
+    /// Consent was remembered: here is the code.
+    Code {
+        request: AuthorizeRequest,
+        code: String,
+    },
+    /// The user must be asked.
+    AskConsent {
+        client: Box<Client>,
+        request: AuthorizeRequest,
+    },
+}
+
+/// Checks the request in the RFC's order and, when the user already consented to this
+/// client and these scopes (and the client does not ask every time), issues the code.
+pub async fn authorize(
     db: &Database,
     ctx: std::sync::Arc<OAuthContext>,
-    client: Client,
-    user_id: i64,
-    request: AuthorizeRequest,
-    actor: Actor,
+    params: Params,
+    user: Option<(i64, Actor)>,
     now: i64,
-) -> Result<Option<String>, OAuthError> {
-    if client.always_ask_consent {
-        return Ok(None);
-    }
+) -> Result<AuthorizeOutcome, OAuthError> {
     db.run_write(move |tx| {
-        let Some(grant) = oauth_grants::find_active(tx.conn, client.pk, user_id)? else {
-            return Ok(None);
+        let client_id = match authorize_request::client_id(&params) {
+            Ok(id) => id,
+            Err(message) => return Ok(AuthorizeOutcome::ErrorPage(message)),
         };
-        if !request
-            .scope
-            .is_subset(&ScopeSet::from_stored(&grant.scope))
-        {
-            return Ok(None);
-        }
-        let code = issue_code(tx.conn, &ctx, &client, user_id, grant.id, &request, now)?;
-        tx.publish(code_event(
-            &actor,
-            now,
-            &client,
-            &request,
-            "remembered consent",
-        ));
-        Ok(Some(code))
+        let Some(row) = oauth_clients::find_by_client_id(tx.conn, &client_id)? else {
+            return Ok(AuthorizeOutcome::ErrorPage(
+                "This application is not registered here (unknown client_id). Tell the application's developer.".into(),
+            ));
+        };
+        let client = Client::from(row);
+        let target = match authorize_request::redirect_target(&params, &client) {
+            Ok(target) => target,
+            Err(message) => return Ok(AuthorizeOutcome::ErrorPage(message)),
+        };
+        let Some((user_id, actor)) = user else {
+            return Ok(AuthorizeOutcome::LoginRequired);
+        };
+        let request = match authorize_request::validate(&params, &client, target.clone()) {
+            Ok(request) => request,
+            Err(error) => return Ok(AuthorizeOutcome::ErrorRedirect { target, error }),
+        };
+        let remembered = match oauth_grants::find_active(tx.conn, client.pk, user_id)? {
+            Some(grant) if !client.always_ask_consent => request
+                .scope
+                .is_subset(&ScopeSet::from_stored(&grant.scope))
+                .then_some(grant.id),
+            _ => None,
+        };
+        let Some(grant_id) = remembered else {
+            return Ok(AuthorizeOutcome::AskConsent {
+                client: Box::new(client),
+                request,
+            });
+        };
+        let code = issue_code(tx.conn, &ctx, &client, user_id, grant_id, &request, now)?;
+        tx.publish(code_event(&actor, now, &client, &request, "remembered consent"));
+        Ok(AuthorizeOutcome::Code { request, code })
     })
     .await
 }

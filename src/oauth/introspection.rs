@@ -1,13 +1,18 @@
 //! Token introspection (RFC 7662) for confidential clients. A client learns only about
 //! tokens issued to clients of its own business; anything else is `active: false`.
+//! The JWT signature is checked first (no database); client authentication and the
+//! token's state are then read in one transaction.
 
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::db::{oauth_clients, oauth_grants, oauth_refresh_tokens, Database};
+use crate::db::{
+    oauth_access_tokens, oauth_clients, oauth_grants, oauth_refresh_tokens, Database, DbConnection,
+};
 
-use super::client::user_subject;
+use super::access_token::Claims;
+use super::client::{user_subject, Client};
 use super::client_auth;
 use super::error::OAuthError;
 use super::resource::{self, BearerError};
@@ -18,6 +23,16 @@ fn inactive() -> Value {
     json!({ "active": false })
 }
 
+/// What the presented token turned out to be, before the database is asked.
+enum Presented {
+    /// A JWT we signed, not expired.
+    AccessToken(Box<Claims>),
+    /// A JWT that does not verify, or has expired.
+    DeadAccessToken,
+    /// Anything else: perhaps a refresh token.
+    Opaque(String),
+}
+
 pub async fn introspect(
     db: &Database,
     ctx: Arc<OAuthContext>,
@@ -26,90 +41,112 @@ pub async fn introspect(
     ip: Option<String>,
     now: i64,
 ) -> Result<Value, OAuthError> {
-    let auth_ctx = ctx.clone();
-    let caller = db
-        .run(move |tx| client_auth::authenticate(tx.conn, &auth_ctx, &presented, now))
-        .await?;
-    let caller = match caller {
-        Ok(client) if client.is_confidential() => client,
-        Ok(_) => {
-            return Err(OAuthError::InvalidClient(
-                "introspection is for confidential clients".into(),
-            ))
+    let candidate = if token.matches('.').count() == 2 {
+        match resource::verify_jwt(db, &ctx, &token, now).await {
+            Ok(claims) => Presented::AccessToken(Box::new(claims)),
+            Err(BearerError::Rejected(_)) => Presented::DeadAccessToken,
+            Err(BearerError::Db(e)) => return Err(e.into()),
         }
-        Err(failure) => {
-            if let Some(client_id) = failure.count_failure {
-                let record_ctx = ctx.clone();
-                db.run_write(move |tx| {
-                    client_auth::record_failure(tx, &record_ctx, &client_id, ip, now)
-                })
-                .await?;
-            }
-            return Err(failure.error);
-        }
+    } else {
+        Presented::Opaque(ctx.hasher.hash(&token))
     };
-
-    if token.matches('.').count() == 2 {
-        return match resource::authenticate(db, &ctx, &token, now).await {
-            Ok(grant) => {
-                let client_owner = client_owner(db, grant.client_id.clone()).await?;
-                if client_owner != Some(caller.owner_user_id) {
-                    return Ok(inactive());
+    let run_ctx = ctx.clone();
+    let outcome = db
+        .run(move |tx| {
+            let caller = match client_auth::authenticate(tx.conn, &run_ctx, &presented, now)? {
+                Ok(client) if client.is_confidential() => client,
+                Ok(_) => {
+                    return Ok(Err((
+                        OAuthError::InvalidClient(
+                            "introspection is for confidential clients".into(),
+                        ),
+                        None,
+                    )))
                 }
-                let c = grant.claims;
-                Ok(json!({
-                    "active": true,
-                    "token_type": "Bearer",
-                    "scope": c.scope,
-                    "client_id": c.client_id,
-                    "sub": c.sub,
-                    "aud": c.aud,
-                    "iss": c.iss,
-                    "jti": c.jti,
-                    "iat": c.iat,
-                    "exp": c.exp,
-                }))
-            }
-            Err(BearerError::Rejected(_)) => Ok(inactive()),
-            Err(BearerError::Db(e)) => Err(e.into()),
-        };
-    }
-
-    let hash = ctx.hasher.hash(&token);
-    let issuer = ctx.issuer.clone();
-    db.run(move |tx| {
-        let Some(row) = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)? else {
-            return Ok(inactive());
-        };
-        let live = row.revoked_at.is_none()
-            && row.superseded_at.is_none()
-            && row.idle_expires_at > now
-            && row.absolute_expires_at > now;
-        let grant_live =
-            oauth_grants::find(tx.conn, row.grant_id)?.is_some_and(|g| g.revoked_at.is_none());
-        let Some(client) = oauth_clients::find(tx.conn, row.client_pk)? else {
-            return Ok(inactive());
-        };
-        if !live || !grant_live || client.owner_user_id != caller.owner_user_id {
-            return Ok(inactive());
+                Err(failure) => return Ok(Err((failure.error, failure.count_failure))),
+            };
+            let answer = match candidate {
+                Presented::AccessToken(claims) => access_token(tx.conn, &caller, *claims)?,
+                Presented::DeadAccessToken => inactive(),
+                Presented::Opaque(hash) => refresh_token(tx.conn, &run_ctx, &caller, &hash, now)?,
+            };
+            Ok::<_, OAuthError>(Ok(answer))
+        })
+        .await?;
+    match outcome {
+        Ok(answer) => Ok(answer),
+        Err((error, Some(client_id))) => {
+            db.run_write(move |tx| client_auth::record_failure(tx, &ctx, &client_id, ip, now))
+                .await?;
+            Err(error)
         }
-        Ok(json!({
-            "active": true,
-            "token_type": "refresh_token",
-            "scope": row.scope,
-            "client_id": client.client_id,
-            "sub": user_subject(row.user_id),
-            "iss": issuer,
-            "iat": row.issued_at,
-            "exp": row.idle_expires_at.min(row.absolute_expires_at),
-        }))
-    })
-    .await
+        Err((error, None)) => Err(error),
+    }
 }
 
-async fn client_owner(db: &Database, client_id: String) -> Result<Option<i64>, OAuthError> {
-    db.run(move |tx| {
-        Ok(oauth_clients::find_by_client_id(tx.conn, &client_id)?.map(|c| c.owner_user_id))
-    })
-    .await
+fn access_token(
+    conn: &mut DbConnection,
+    caller: &Client,
+    claims: Claims,
+) -> Result<Value, OAuthError> {
+    let Some((row, grant_state)) =
+        oauth_access_tokens::find_by_jti_with_grant_state(conn, &claims.jti)?
+    else {
+        return Ok(inactive());
+    };
+    if row.revoked_at.is_some() || matches!(grant_state, Some(Some(_))) {
+        return Ok(inactive());
+    }
+    let Some(client) = oauth_clients::find(conn, row.client_pk)? else {
+        return Ok(inactive());
+    };
+    if client.owner_user_id != caller.owner_user_id {
+        return Ok(inactive());
+    }
+    Ok(json!({
+        "active": true,
+        "token_type": "Bearer",
+        "scope": claims.scope,
+        "client_id": claims.client_id,
+        "sub": claims.sub,
+        "aud": claims.aud,
+        "iss": claims.iss,
+        "jti": claims.jti,
+        "iat": claims.iat,
+        "exp": claims.exp,
+    }))
+}
+
+fn refresh_token(
+    conn: &mut DbConnection,
+    ctx: &OAuthContext,
+    caller: &Client,
+    hash: &str,
+    now: i64,
+) -> Result<Value, OAuthError> {
+    let Some(row) = oauth_refresh_tokens::find_by_hash(conn, hash)? else {
+        return Ok(inactive());
+    };
+    let live = row.revoked_at.is_none()
+        && row.superseded_at.is_none()
+        && row.idle_expires_at > now
+        && row.absolute_expires_at > now;
+    let grant_live =
+        oauth_grants::find(conn, row.grant_id)?.is_some_and(|g| g.revoked_at.is_none());
+    let Some(client) = oauth_clients::find(conn, row.client_pk)? else {
+        return Ok(inactive());
+    };
+    if !live || !grant_live || client.owner_user_id != caller.owner_user_id {
+        return Ok(inactive());
+    }
+    Ok(json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "scope": row.scope,
+        "client_id": client.client_id,
+        "sub": user_subject(row.user_id),
+        "iss": ctx.issuer,
+        "iat": row.issued_at,
+        "exp": row.idle_expires_at.min(row.absolute_expires_at),
+    }))
 }

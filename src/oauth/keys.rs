@@ -96,7 +96,8 @@ pub fn create_key(
     Ok(kid)
 }
 
-/// On start: makes sure an active key of the configured algorithm exists.
+/// On start: makes sure an active key of the configured algorithm exists. When the
+/// algorithm changed, the new key takes over as in [`rotate`] and the old ones retire.
 pub fn ensure_key(
     conn: &mut DbConnection,
     secret_box: &SecretBox,
@@ -106,7 +107,7 @@ pub fn ensure_key(
     if oauth_signing_keys::any_active_with_algorithm(conn, algorithm_name(alg))? {
         return Ok(None);
     }
-    create_key(conn, secret_box, alg, now).map(Some)
+    rotate(conn, secret_box, alg, now).map(Some)
 }
 
 /// `keys rotate`: a new key signs from now on; the old ones stay published until the

@@ -12,6 +12,7 @@ use crate::accounts::User;
 use crate::events::Actor;
 use crate::oauth::authorize_request::{self, AuthorizeRequest, RedirectTarget};
 use crate::oauth::client::Client;
+use crate::oauth::consent::AuthorizeOutcome;
 use crate::oauth::params::Params;
 use crate::oauth::{clients, consent, scope, OAuthError};
 use crate::web::error::PageError;
@@ -114,34 +115,42 @@ pub async fn authorize_get(
 ) -> Result<HttpResponse, PageError> {
     let params = Params::parse(req.query_string().as_bytes())
         .map_err(|e| PageError::BadRequest(e.description()))?;
-    let (client, target) = trusted_target(&state, &params).await?;
+    let state_param = authorize_request::state(&params);
+    let who = user
+        .as_ref()
+        .map(|CurrentUser(user)| (user.id, actor(user, &req, &state)));
+    let outcome = consent::authorize(&state.db, state.oauth.clone(), params, who, state.now())
+        .await
+        .map_err(PageError::internal)?;
+    let (client, request) = match outcome {
+        AuthorizeOutcome::ErrorPage(message) => return Err(PageError::BadRequest(message)),
+        AuthorizeOutcome::LoginRequired => {
+            let next = req
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.to_string())
+                .unwrap_or_else(|| "/o/authorize/".into());
+            return Err(PageError::LoginRequired { next });
+        }
+        AuthorizeOutcome::ErrorRedirect { target, error } => {
+            return Ok(redirect(
+                false,
+                &authorize_request::error_uri(
+                    &target.uri,
+                    &error,
+                    state_param.as_deref(),
+                    &state.oauth.issuer,
+                ),
+            ))
+        }
+        AuthorizeOutcome::Code { request, code } => {
+            return Ok(code_redirect(&state, &request, &code, false))
+        }
+        AuthorizeOutcome::AskConsent { client, request } => (client, request),
+    };
     let Some(CurrentUser(user)) = user else {
-        let next = req
-            .uri()
-            .path_and_query()
-            .map(|pq| pq.to_string())
-            .unwrap_or_else(|| "/o/authorize/".into());
-        return Err(PageError::LoginRequired { next });
+        return Err(PageError::internal("consent without a user"));
     };
-    let request = match authorize_request::validate(&params, &client, target.clone()) {
-        Ok(request) => request,
-        Err(e) => return Ok(error_redirect(&state, &target, &e, &params, false)),
-    };
-    let remembered = consent::code_if_remembered(
-        &state.db,
-        state.oauth.clone(),
-        client.clone(),
-        user.id,
-        request.clone(),
-        actor(&user, &req, &state),
-        state.now(),
-    )
-    .await;
-    match remembered {
-        Ok(Some(code)) => return Ok(code_redirect(&state, &request, &code, false)),
-        Ok(None) => {}
-        Err(e) => return Err(PageError::internal(e)),
-    }
     let mut fields = vec![
         ("response_type", "code".to_owned()),
         ("client_id", client.client_id.clone()),

@@ -326,7 +326,7 @@ async fn metadata_and_jwks_describe_the_server_and_verify_its_tokens() {
             .expect("key");
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
         validation.set_audience(&[format!("{issuer}/api/")]);
-        validation.set_issuer(&[issuer.clone()]);
+        validation.set_issuer(std::slice::from_ref(&issuer));
         jsonwebtoken::decode::<Value>(&access, &decoding, &validation)
             .expect("a third party can verify our tokens with the JWKS");
     }

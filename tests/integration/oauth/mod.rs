@@ -91,17 +91,6 @@ pub async fn business_with_spa(app: &TestApp) -> (User, Client) {
     (user, client)
 }
 
-pub trait ClockNow {
-    fn clock_now(&self) -> i64;
-}
-
-impl ClockNow for TestApp {
-    fn clock_now(&self) -> i64 {
-        use bridgekeeper::clock::Clock;
-        self.clock.now()
-    }
-}
-
 pub fn enc(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

@@ -225,6 +225,10 @@ async fn clients_and_signing_keys_can_be_managed_from_the_command_line() {
         serde_json::json!(["client_credentials"])
     );
     let client_id = created["client_id"].as_str().expect("client_id").to_owned();
+    assert!(
+        client_id.starts_with(|c: char| c.is_ascii_alphanumeric()),
+        "never mistaken for an option: {client_id}"
+    );
     let secret = created["client_secret"]
         .as_str()
         .expect("secret shown once")

@@ -156,8 +156,10 @@ impl TestAppBuilder {
     }
 
     /// A second instance of the application on `other`'s database, with the same
-    /// master key and clock: two servers behind one load balancer.
+    /// master key, public URL (issuer) and clock: two servers behind one load balancer.
     pub fn sharing_database_with(mut self, other: &TestApp) -> Self {
+        self.env
+            .insert("PUBLIC_URL".to_owned(), other.state.settings.issuer());
         self.shared = Some((
             other.database_url.clone(),
             other.master_key.clone(),
