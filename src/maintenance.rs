@@ -1,47 +1,83 @@
-//! Periodic clean-up: removes rows whose only purpose has expired. Every instance may run
-//! it; the deletes are idempotent.
+//! Periodic work every instance runs (it is idempotent, so several instances may):
+//! reloading the access-token signing keys so a rotation reaches every instance within a
+//! minute, and removing rows whose purpose has expired.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::SharedClock;
 use crate::db::{auth_failures, Database, DbError};
+use crate::oauth::{cleanup, OAuthContext};
 
-/// What one pass removed, for the log.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// What one clean-up pass removed.
+#[derive(Debug, Default)]
 pub struct Pruned {
+    pub oauth: cleanup::Removed,
     pub auth_failures: usize,
 }
 
-/// Removes failed-authentication records older than the throttle window.
+/// Removes expired OAuth codes, tokens and retired keys, and failed-authentication
+/// records older than the throttle window.
 pub async fn prune_once(
     db: &Database,
+    oauth: Arc<OAuthContext>,
     now: i64,
     throttle_window_seconds: i64,
-) -> Result<Pruned, DbError> {
-    db.run(move |tx| {
-        Ok(Pruned {
-            auth_failures: auth_failures::delete_older_than(
+) -> Result<Pruned, String> {
+    let removed = cleanup::run_once(db, oauth, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    let auth_failures = db
+        .run(move |tx| {
+            Ok::<_, DbError>(auth_failures::delete_older_than(
                 tx.conn,
                 now - throttle_window_seconds,
-            )?,
+            )?)
         })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Pruned {
+        oauth: removed,
+        auth_failures,
     })
-    .await
 }
 
-/// Runs [`prune_once`] every `interval` until the process stops.
-pub fn spawn(db: Database, clock: SharedClock, interval: Duration, throttle_window_seconds: i64) {
+/// Reloads the signing keys every minute (or every `interval`, when shorter) and runs
+/// [`prune_once`] every `interval`, until the process stops.
+pub fn spawn(
+    db: Database,
+    clock: SharedClock,
+    oauth: Arc<OAuthContext>,
+    interval: Duration,
+    throttle_window_seconds: i64,
+) {
+    let tick = interval
+        .min(Duration::from_secs(60))
+        .max(Duration::from_secs(1));
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut since_pruning = Duration::ZERO;
         loop {
-            ticker.tick().await;
-            match prune_once(&db, clock.now(), throttle_window_seconds).await {
-                Ok(pruned) if pruned != Pruned::default() => {
-                    tracing::info!(?pruned, "pruned expired rows")
+            tokio::time::sleep(tick).await;
+            since_pruning += tick;
+            let now = clock.now();
+            if since_pruning >= interval {
+                since_pruning = Duration::ZERO;
+                // Pruning reloads the keys too.
+                match prune_once(&db, oauth.clone(), now, throttle_window_seconds).await {
+                    Ok(pruned) => tracing::debug!(?pruned, "periodic clean-up"),
+                    Err(error) => tracing::warn!(%error, "periodic clean-up failed"),
                 }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "periodic clean-up failed"),
+                continue;
+            }
+            let keys = oauth.clone();
+            let reloaded = db
+                .run(move |tx| {
+                    keys.keys
+                        .reload(tx.conn, now, keys.settings.access_token_ttl_seconds)
+                })
+                .await;
+            if let Err(error) = reloaded {
+                tracing::warn!(%error, "reloading signing keys failed");
             }
         }
     });

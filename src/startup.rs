@@ -18,7 +18,7 @@ use crate::crypto::{CredentialHasher, CryptoError, MasterKey, SecretBox};
 use crate::customers::Customers;
 use crate::db::{Database, DbError};
 use crate::events::EventBus;
-use crate::oauth::{cleanup, keys, OAuthContext};
+use crate::oauth::{keys, OAuthContext};
 use crate::sandbox::{self, EmulatorConfig, EmulatorHandle};
 use crate::stripe::bridge::{SandboxCredentials, StripeBridge};
 use crate::stripe::platform_settings::{self, SecretKey};
@@ -137,11 +137,11 @@ impl Application {
             sandbox,
             oauth,
         };
-        spawn_oauth_cleanup(state.clone());
         let server = run(listener, state.clone(), &master_key)?;
         crate::maintenance::spawn(
             state.db.clone(),
             state.clock.clone(),
+            state.oauth.clone(),
             std::time::Duration::from_secs(state.settings.oauth.cleanup_interval_seconds),
             state.settings.login_throttle.window_seconds,
         );
@@ -185,41 +185,6 @@ async fn prepare_signing_keys(
     })
     .await
     .map_err(|e| StartupError::Other(e.to_string()))
-}
-
-/// Reloads the signing keys every minute (so rotations reach every instance) and
-/// removes expired codes and tokens every `OAUTH_CLEANUP_INTERVAL_SECONDS`.
-fn spawn_oauth_cleanup(state: AppState) {
-    let interval = state.settings.oauth.cleanup_interval_seconds;
-    let tick = interval.clamp(1, 60);
-    tokio::spawn(async move {
-        let mut since_cleanup = 0;
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(tick)).await;
-            since_cleanup += tick;
-            let now = state.now();
-            if since_cleanup >= interval {
-                since_cleanup = 0;
-                match cleanup::run_once(&state.db, state.oauth.clone(), now).await {
-                    Ok(removed) => tracing::debug!(?removed, "OAuth clean-up"),
-                    Err(e) => tracing::warn!(error = %e, "OAuth clean-up failed"),
-                }
-            } else {
-                let oauth = state.oauth.clone();
-                let reloaded = state
-                    .db
-                    .run(move |tx| {
-                        oauth
-                            .keys
-                            .reload(tx.conn, now, oauth.settings.access_token_ttl_seconds)
-                    })
-                    .await;
-                if let Err(e) = reloaded {
-                    tracing::warn!(error = %e, "reloading signing keys failed");
-                }
-            }
-        }
-    });
 }
 
 /// Starts the Stripe emulator with freshly generated platform credentials, sending its

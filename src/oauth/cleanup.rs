@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::db::{
-    auth_failures, oauth_access_tokens, oauth_authorization_codes, oauth_refresh_tokens,
-    oauth_signing_keys, Database,
+    oauth_access_tokens, oauth_authorization_codes, oauth_refresh_tokens, oauth_signing_keys,
+    Database,
 };
 use crate::events::Actor;
 
@@ -20,7 +20,6 @@ pub struct Removed {
     pub access_tokens: usize,
     pub refresh_tokens: usize,
     pub signing_keys: usize,
-    pub auth_failures: usize,
 }
 
 pub async fn run_once(
@@ -43,10 +42,6 @@ pub async fn run_once(
             signing_keys: oauth_signing_keys::delete_retired_before(
                 tx.conn,
                 now - s.access_token_ttl_seconds - RETIREMENT_MARGIN_SECONDS,
-            )?,
-            auth_failures: auth_failures::delete_older_than(
-                tx.conn,
-                now - ctx.throttle_window_seconds.max(86400),
             )?,
         };
         ctx.keys
