@@ -39,11 +39,11 @@ pub enum CustomerError {
     #[error("{0}")]
     PortalNotConfigured(String),
     #[error("Stripe is unavailable: {0}")]
-    StripeUnavailable(StripeError),
+    StripeUnavailable(Box<StripeError>),
     #[error("Stripe did not answer in time")]
-    StripeTimeout(StripeError),
+    StripeTimeout(Box<StripeError>),
     #[error("Stripe refused the request: {0}")]
-    StripeFailed(StripeError),
+    StripeFailed(Box<StripeError>),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -597,13 +597,13 @@ fn document_of(
 /// Stripe failures that are not about a specific customer.
 fn stripe_failure(error: StripeError) -> CustomerError {
     match error.kind {
-        StripeErrorKind::Timeout => CustomerError::StripeTimeout(error),
-        StripeErrorKind::Network => CustomerError::StripeUnavailable(error),
+        StripeErrorKind::Timeout => CustomerError::StripeTimeout(Box::new(error)),
+        StripeErrorKind::Network => CustomerError::StripeUnavailable(Box::new(error)),
         _ if error.is_account_access_revoked() => CustomerError::NotConnected,
         _ if matches!(error.status, Some(429) | Some(500..=599)) => {
-            CustomerError::StripeUnavailable(error)
+            CustomerError::StripeUnavailable(Box::new(error))
         }
-        _ => CustomerError::StripeFailed(error),
+        _ => CustomerError::StripeFailed(Box::new(error)),
     }
 }
 
@@ -622,7 +622,7 @@ fn portal_failure(error: StripeError) -> CustomerError {
     if error.status == Some(400) && message.contains("portal") && message.contains("settings") {
         CustomerError::PortalNotConfigured(error.message)
     } else if error.status == Some(400) && error.param.as_deref() == Some("customer") {
-        CustomerError::StripeFailed(error)
+        CustomerError::StripeFailed(Box::new(error))
     } else {
         stripe_failure(error)
     }
