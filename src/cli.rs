@@ -103,12 +103,20 @@ pub fn main() -> ExitCode {
 
 fn serve(settings: Settings) -> ExitCode {
     actix_web::rt::System::new().block_on(async move {
-        let public_url = settings.issuer();
+        let shutdown = match startup::shutdown_signal() {
+            Ok(shutdown) => shutdown,
+            Err(e) => {
+                eprintln!("error: cannot listen for SIGTERM/SIGINT: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let backend = settings.database_url.backend_name();
         let app = match Application::build(settings).await {
             Ok(app) => app,
             Err(e) => return startup_failed(&e),
         };
+        // After binding: the URL names the real port when BIND_ADDRESS asked for port 0.
+        let public_url = app.state().settings.issuer();
         let has_admin = accounts::any_admin(&app.state().db).await.unwrap_or(true);
         println!("bridgekeeper is listening on {public_url} (database: {backend})");
         if app.state().sandbox {
@@ -126,7 +134,7 @@ fn serve(settings: Settings) -> ExitCode {
                 "No admin yet. Create the first one with:\n  cargo run --release -- admin create --email you@example.com"
             );
         }
-        match app.run_until_stopped().await {
+        match app.run_until(shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: server stopped: {e}");

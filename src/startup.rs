@@ -160,10 +160,45 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (graceful shutdown).
+    /// Serves until the process ends (tests stop it by dropping it).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+
+    /// Serves until `shutdown` completes, then stops accepting and finishes in-flight
+    /// requests (up to 10 s) before returning.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let server = self.server;
+        tokio::pin!(server);
+        tokio::select! {
+            outcome = &mut server => outcome,
+            () = shutdown => {
+                tracing::info!("shutting down gracefully");
+                // `stop` sends the command at once; the server future, polled below,
+                // carries it out and completes when the workers are done.
+                drop(handle.stop(true));
+                server.await
+            }
+        }
+    }
+}
+
+/// Completes at the first SIGTERM or SIGINT. The handlers are installed when this is
+/// called, so a signal that arrives before the server runs is not lost.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
 }
 
 /// Creates the first signing key when none exists, then loads the published keys.
@@ -254,6 +289,8 @@ fn run(
             .default_service(actix_web::web::to(web::middleware::not_found))
     })
     .shutdown_timeout(10)
+    // Signals are handled by `shutdown_signal`, installed before start-up output.
+    .disable_signals()
     .listen(listener)
     .map_err(|e| StartupError::Other(e.to_string()))?
     .run();

@@ -55,8 +55,11 @@ pub fn run(args: EmulatorArgs) -> ExitCode {
         println!("  platform secret key:      {secret_key}");
         println!("  Connect client id:        {client_id}");
         println!("  webhook signing secret:   {webhook_secret}");
-        match tokio::signal::ctrl_c().await {
-            Ok(()) => ExitCode::SUCCESS,
+        match crate::startup::shutdown_signal() {
+            Ok(shutdown) => {
+                shutdown.await;
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE

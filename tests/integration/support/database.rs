@@ -18,6 +18,7 @@ impl TestDatabase {
     pub async fn create(dir: &Path) -> TestDatabase {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
+                let admin_url = without_tls(&admin_url);
                 let name = format!("bk_test_{}", bridgekeeper::crypto::hex(&rand_bytes()));
                 let (admin, db_name) = (admin_url.clone(), name.clone());
                 tokio::task::spawn_blocking(move || {
@@ -47,6 +48,18 @@ impl TestDatabase {
         match self {
             TestDatabase::Sqlite { url } | TestDatabase::Postgres { url, .. } => url,
         }
+    }
+}
+
+/// Loopback needs no TLS, and libpq's OpenSSL state torn down at process exit while
+/// servers of finished tests still hold connections can crash the test binary.
+fn without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
     }
 }
 
