@@ -263,11 +263,8 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let db = self.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| db.run_blocking(use_case)))
+        self.on_blocking_pool(move |db| db.run_blocking(use_case))
             .await
-            .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
     /// The synchronous form of [`Database::run`], for the command line and background tasks.
@@ -308,9 +305,20 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        self.on_blocking_pool(move |db| db.run_write_blocking(use_case))
+            .await
+    }
+
+    /// Runs `work` on the blocking thread pool, inside the caller's tracing span.
+    async fn on_blocking_pool<T, E, W>(&self, work: W) -> Result<T, E>
+    where
+        W: FnOnce(&Database) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         let db = self.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| db.run_write_blocking(use_case)))
+        tokio::task::spawn_blocking(move || span.in_scope(|| work(&db)))
             .await
             .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }

@@ -21,6 +21,15 @@ async fn connected_business(app: &TestApp) -> Connected {
     Connected { account, token }
 }
 
+/// A connected business that has recorded its seeded customer "Alice Active".
+async fn business_with_alice(app: &TestApp) -> (Connected, String) {
+    let business = connected_business(app).await;
+    let alice = customer_named(app, &business.account, "Alice Active");
+    let (status, document) = record(app, &business.token, &alice).await;
+    assert_eq!(status, StatusCode::CREATED, "{document}");
+    (business, alice)
+}
+
 /// The emulator's customer id for a seeded customer's name.
 fn customer_named(app: &TestApp, account: &str, name: &str) -> String {
     app.emulator().inspect(|model| {
@@ -221,9 +230,7 @@ async fn customers_are_listed_newest_first_with_cursor_pagination() {
 #[tokio::test]
 async fn one_customer_is_read_and_a_new_portal_session_created() {
     let app = TestApp::spawn().await;
-    let business = connected_business(&app).await;
-    let alice = customer_named(&app, &business.account, "Alice Active");
-    record(&app, &business.token, &alice).await;
+    let (business, alice) = business_with_alice(&app).await;
 
     let (status, _, document) =
         get(&app, &business.token, &format!("/api/customers/{alice}/")).await;
@@ -252,9 +259,7 @@ async fn one_customer_is_read_and_a_new_portal_session_created() {
 #[tokio::test]
 async fn forgetting_a_customer_removes_it_here_and_nothing_at_stripe() {
     let app = TestApp::spawn().await;
-    let business = connected_business(&app).await;
-    let alice = customer_named(&app, &business.account, "Alice Active");
-    record(&app, &business.token, &alice).await;
+    let (business, alice) = business_with_alice(&app).await;
     let (status, _, _) = call(
         &app,
         reqwest::Method::DELETE,
@@ -459,9 +464,7 @@ async fn a_stripe_timeout_gives_504() {
 #[tokio::test]
 async fn a_signed_subscription_webhook_updates_the_cache_without_calling_stripe() {
     let app = TestApp::spawn().await;
-    let business = connected_business(&app).await;
-    let alice = customer_named(&app, &business.account, "Alice Active");
-    record(&app, &business.token, &alice).await;
+    let (business, alice) = business_with_alice(&app).await;
     let calls_before = app.emulator().requests().len();
 
     let subscription = app.emulator().inspect(|model| {
@@ -519,9 +522,7 @@ async fn the_last_copy_is_served_as_stale_while_stripe_is_down() {
         .with_env("STRIPE_MAX_RETRIES", "0")
         .spawn()
         .await;
-    let business = connected_business(&app).await;
-    let alice = customer_named(&app, &business.account, "Alice Active");
-    record(&app, &business.token, &alice).await;
+    let (business, alice) = business_with_alice(&app).await;
 
     // Fresh enough: no call to Stripe.
     let before = app.emulator().requests().len();
