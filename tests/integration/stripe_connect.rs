@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 
 use crate::support::stripe::{decide, query_param};
-use crate::support::{location, TestApp, PASSWORD};
+use crate::support::{location, TestApp};
 
 async fn tab(app: &TestApp) -> String {
     app.get("/dashboard/connect/")
@@ -198,27 +198,7 @@ async fn a_state_from_another_session_or_business_is_refused() {
     let callback = decide(&authorize, "approve", None).await;
 
     // The same business in another browser.
-    let other_browser = app.new_client();
-    let token = crate::support::csrf_token_in(
-        &other_browser
-            .get(app.url("/login"))
-            .send()
-            .await
-            .expect("login page")
-            .text()
-            .await
-            .expect("body"),
-    );
-    other_browser
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "owner@acme.test"),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let other_browser = app.logged_in_client("owner@acme.test").await;
     let response = other_browser
         .get(callback.as_str())
         .send()
@@ -232,28 +212,8 @@ async fn a_state_from_another_session_or_business_is_refused() {
         .contains("another browser session"));
 
     // Another business.
-    let intruder = app.new_client();
     app.create_account("intruder@evil.test", false).await;
-    let token = crate::support::csrf_token_in(
-        &intruder
-            .get(app.url("/login"))
-            .send()
-            .await
-            .expect("login page")
-            .text()
-            .await
-            .expect("body"),
-    );
-    intruder
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "intruder@evil.test"),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let intruder = app.logged_in_client("intruder@evil.test").await;
     let response = intruder
         .get(callback.as_str())
         .send()
@@ -342,28 +302,8 @@ async fn an_account_connected_to_another_business_is_refused() {
     app.logged_in_business("first@acme.test").await;
     assert_eq!(app.connect_stripe(Some(&shared)).await, shared);
 
-    let second = app.new_client();
     app.create_account("second@acme.test", false).await;
-    let token = crate::support::csrf_token_in(
-        &second
-            .get(app.url("/login"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("body"),
-    );
-    second
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "second@acme.test"),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let second = app.logged_in_client("second@acme.test").await;
     let authorize = app.start_connect_with(&second).await;
     let callback = decide(&authorize, "approve", Some(&shared)).await;
     let response = second

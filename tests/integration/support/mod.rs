@@ -62,6 +62,32 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// Another browser (its own cookie jar) logged in as `email` with the test password.
+    pub async fn logged_in_client(&self, email: &str) -> reqwest::Client {
+        let browser = self.new_client();
+        let page = browser
+            .get(self.url("/login"))
+            .send()
+            .await
+            .expect("login page")
+            .text()
+            .await
+            .expect("body");
+        let token = csrf_token_in(&page);
+        let response = browser
+            .post(self.url("/login"))
+            .form(&[
+                ("email", email),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login as {email}");
+        browser
+    }
+
     /// Another cookie jar: a second person at another browser.
     pub fn new_client(&self) -> reqwest::Client {
         reqwest::Client::builder()
