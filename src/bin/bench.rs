@@ -372,15 +372,8 @@ async fn logged_in_session(base_url: &str, seed: &Seed) -> Result<reqwest::Clien
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.to_string())?;
-    let page = http
-        .get(format!("{base_url}/login"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
-    let csrf = hidden_fields(&page)
+    let login = page(&http, format!("{base_url}/login")).await?;
+    let csrf = hidden_fields(&login)
         .into_iter()
         .find(|(k, _)| k == "csrf_token")
         .map(|(_, v)| v)
@@ -399,18 +392,13 @@ async fn logged_in_session(base_url: &str, seed: &Seed) -> Result<reqwest::Clien
         return Err(format!("login failed: {}", response.status()));
     }
     let (_, challenge) = pkce_pair();
-    let consent = http
-        .get(authorize_url(base_url, &seed.spa_client_id, &challenge))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
+    let consent = page(
+        &http,
+        authorize_url(base_url, &seed.spa_client_id, &challenge),
+    )
+    .await?;
     // The consent form is the one with the decision buttons (the layout has others).
-    let form = consent
-        .split("<form")
-        .find(|f| f.contains("name=\"decision\""))
+    let form = form_containing(&consent, "name=\"decision\"")
         .ok_or("no consent form on the first authorization")?;
     let mut fields = hidden_fields(form);
     if fields.is_empty() {
@@ -503,17 +491,8 @@ impl Fixture {
 /// The Connect flow: the tab's button, Stripe's (the emulator's) authorize page, the
 /// redirect back. Returns the connected account id.
 async fn connect_stripe(base_url: &str, session: &reqwest::Client) -> Result<String, String> {
-    let tab = session
-        .get(format!("{base_url}/dashboard/connect/"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
-    let form = tab
-        .split("<form")
-        .find(|f| f.contains("/dashboard/connect/start"))
+    let tab = page(session, format!("{base_url}/dashboard/connect/")).await?;
+    let form = form_containing(&tab, "/dashboard/connect/start")
         .ok_or("no Connect button on the Connect tab")?;
     let started = session
         .post(format!("{base_url}/dashboard/connect/start"))
@@ -555,14 +534,7 @@ async fn connect_stripe(base_url: &str, session: &reqwest::Client) -> Result<Str
     if back.status() != reqwest::StatusCode::SEE_OTHER {
         return Err(format!("the Connect callback answered {}", back.status()));
     }
-    let tab = session
-        .get(format!("{base_url}/dashboard/connect/"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
+    let tab = page(session, format!("{base_url}/dashboard/connect/")).await?;
     let marker = "<code id=\"account-id\">";
     let start = tab.find(marker).ok_or("the Connect tab shows no account")? + marker.len();
     let end = tab[start..].find('<').ok_or("unterminated account id")? + start;
@@ -576,6 +548,25 @@ fn redirect_target(response: &reqwest::Response) -> Result<url::Url, String> {
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| format!("expected a redirect, got {}", response.status()))?;
     url::Url::parse(location).map_err(|e| e.to_string())
+}
+
+/// GETs a page's HTML with `client` (and its cookies).
+async fn page(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> Result<String, String> {
+    client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The `<form …>` of a page whose markup contains `marker` (pages have several forms).
+fn form_containing<'a>(html: &'a str, marker: &str) -> Option<&'a str> {
+    html.split("<form")
+        .skip(1)
+        .find(|form| form.contains(marker))
 }
 
 /// `(name, value)` of every hidden input in a page (values HTML-unescaped).
