@@ -251,19 +251,28 @@ impl Customers {
         customer_id: &str,
     ) -> Result<CustomerDocument, CustomerError> {
         let customer_id = parse_customer_id(customer_id)?;
-        let record = self.find_record(user_id, &customer_id).await?;
+        // The record and its subscriptions in one transaction: the common, cached case.
+        let id = customer_id.clone();
+        let (record, subscriptions) = self
+            .db
+            .run(move |tx| {
+                let record =
+                    records::find(tx.conn, user_id, &id)?.ok_or(CustomerError::NotRecorded(id))?;
+                let subscriptions = customer_subscriptions::for_customer(tx.conn, record.id)?;
+                Ok::<_, CustomerError>((record, subscriptions))
+            })
+            .await?;
         if record.deleted {
             return Err(CustomerError::Deleted(customer_id));
         }
-        let now = self.now();
-        if now - record.fetched_at < self.refresh_after_seconds {
-            return self.load_document(record, false).await;
+        if self.now() - record.fetched_at < self.refresh_after_seconds {
+            return Ok(document_of(record, decode(subscriptions), false));
         }
         match self.refresh(&record).await {
             Ok(record) => self.load_document(record, false).await,
             Err(CustomerError::StripeUnavailable(error) | CustomerError::StripeTimeout(error)) => {
                 tracing::warn!(%error, customer = %customer_id, "serving a stale copy");
-                self.load_document(record, true).await
+                Ok(document_of(record, decode(subscriptions), true))
             }
             Err(other) => Err(other),
         }
