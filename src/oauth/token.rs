@@ -42,6 +42,49 @@ pub async fn exchange(
     ip: Option<String>,
     now: i64,
 ) -> Exchange {
+    // A transaction that lost a lock race (a PostgreSQL deadlock or serialization
+    // failure, e.g. between concurrent reuses of one refresh token) rolled back
+    // completely, so it is run again; anything else is final.
+    let mut attempts_left = 3;
+    loop {
+        attempts_left -= 1;
+        let outcome = exchange_once(
+            db,
+            ctx.clone(),
+            presented.clone(),
+            grant.clone(),
+            ip.clone(),
+            now,
+        )
+        .await;
+        match &outcome.result {
+            Err(OAuthError::ServerError(cause)) if attempts_left > 0 && is_transient(cause) => {
+                tracing::warn!(%cause, "token exchange lost a lock race; running it again");
+            }
+            _ => return outcome,
+        }
+    }
+}
+
+/// Database failures that a rerun of the whole transaction resolves.
+fn is_transient(cause: &str) -> bool {
+    [
+        "deadlock detected",
+        "could not serialize access",
+        "database is locked",
+    ]
+    .iter()
+    .any(|marker| cause.contains(marker))
+}
+
+async fn exchange_once(
+    db: &Database,
+    ctx: Arc<OAuthContext>,
+    presented: PresentedClient,
+    grant: GrantRequest,
+    ip: Option<String>,
+    now: i64,
+) -> Exchange {
     let outcome = db
         .run_write(move |tx| {
             let client = match client_auth::authenticate(tx.conn, &ctx, &presented, now)? {
