@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::{self, User};
 use crate::crypto::{constant_time_eq, random_token};
+use crate::events::Actor;
 use crate::web::error::PageError;
 use crate::web::AppState;
 
@@ -167,6 +168,19 @@ impl FromRequest for AdminUser {
             }
         })
     }
+}
+
+/// The body of a form whose only field is its CSRF token (logout, delete, …).
+#[derive(Deserialize)]
+pub struct EmptyForm {}
+
+/// The logged-in user as the actor of an audit event, with the request's client IP.
+pub fn user_actor(user: &User, req: &HttpRequest, state: &AppState) -> Actor {
+    Actor::user(
+        user.id,
+        &user.email,
+        client_ip(req, state.settings.trust_proxy_headers),
+    )
 }
 
 #[derive(Deserialize)]

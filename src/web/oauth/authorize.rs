@@ -3,13 +3,12 @@
 //! user must be logged in (R5); only then are other errors redirected to the client,
 //! always with `state` and `iss` (R11, R12).
 
+use crate::web::session::{user_actor, CurrentUser, VerifiedForm};
 use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::accounts::User;
-use crate::events::Actor;
 use crate::oauth::authorize_request::{self, AuthorizeRequest, RedirectTarget};
 use crate::oauth::client::Client;
 use crate::oauth::consent::AuthorizeOutcome;
@@ -17,7 +16,6 @@ use crate::oauth::params::Params;
 use crate::oauth::{clients, consent, scope, OAuthError};
 use crate::web::error::PageError;
 use crate::web::pages::Layout;
-use crate::web::session::{client_ip, CurrentUser, VerifiedForm};
 use crate::web::AppState;
 
 #[derive(Template)]
@@ -99,14 +97,6 @@ fn code_redirect(
     )
 }
 
-fn actor(user: &User, req: &HttpRequest, state: &AppState) -> Actor {
-    Actor::user(
-        user.id,
-        &user.email,
-        client_ip(req, state.settings.trust_proxy_headers),
-    )
-}
-
 pub async fn authorize_get(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -118,7 +108,7 @@ pub async fn authorize_get(
     let state_param = authorize_request::state(&params);
     let who = user
         .as_ref()
-        .map(|CurrentUser(user)| (user.id, actor(user, &req, &state)));
+        .map(|CurrentUser(user)| (user.id, user_actor(user, &req, &state)));
     let outcome = consent::authorize(&state.db, state.oauth.clone(), params, who, state.now())
         .await
         .map_err(PageError::internal)?;
@@ -204,7 +194,7 @@ pub async fn authorize_post(
         Ok(request) => request,
         Err(e) => return Ok(error_redirect(&state, &target, &e, &params, true)),
     };
-    let actor = actor(&user, &req, &state);
+    let actor = user_actor(&user, &req, &state);
     if !approve {
         consent::deny(&state.db, &client, &request.scope, actor, state.now())
             .await

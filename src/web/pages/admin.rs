@@ -1,5 +1,6 @@
 //! The admin area: businesses, the platform's Stripe settings and the audit log.
 
+use crate::web::session::{self, user_actor, AdminUser, EmptyForm, VerifiedForm};
 use actix_session::Session;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -8,11 +9,9 @@ use serde::Deserialize;
 use crate::accounts;
 use crate::audit;
 use crate::clock::human;
-use crate::events::Actor;
 use crate::stripe::platform_settings::{self, SettingsError, SettingsForm};
 use crate::web::error::PageError;
 use crate::web::pages::{render, see_other, Layout};
-use crate::web::session::{self, client_ip, AdminUser, VerifiedForm};
 use crate::web::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -133,11 +132,7 @@ async fn stripe_settings_post(
         connect_client_id: form.connect_client_id,
         new_webhook_secret: form.new_webhook_secret,
     };
-    let actor = Actor::user(
-        admin.id,
-        &admin.email,
-        client_ip(&req, state.settings.trust_proxy_headers),
-    );
+    let actor = user_actor(&admin, &req, &state);
     match platform_settings::save(
         &state.db,
         &state.secret_box,
@@ -167,9 +162,6 @@ async fn stripe_settings_post(
     }
 }
 
-#[derive(Deserialize)]
-struct EmptyForm {}
-
 #[post("/admin/stripe/webhook-secrets/{id}/delete")]
 async fn webhook_secret_delete(
     state: web::Data<AppState>,
@@ -179,11 +171,7 @@ async fn webhook_secret_delete(
     AdminUser(admin): AdminUser,
     VerifiedForm(_): VerifiedForm<EmptyForm>,
 ) -> Result<HttpResponse, PageError> {
-    let actor = Actor::user(
-        admin.id,
-        &admin.email,
-        client_ip(&req, state.settings.trust_proxy_headers),
-    );
+    let actor = user_actor(&admin, &req, &state);
     if platform_settings::remove_webhook_secret(&state.db, state.now(), path.into_inner(), actor)
         .await?
     {

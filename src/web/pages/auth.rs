@@ -1,5 +1,6 @@
 //! Sign-up, login and logout.
 
+use crate::web::session::{self, client_ip, CurrentUser, EmptyForm, VerifiedForm};
 use actix_session::Session;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -9,7 +10,6 @@ use crate::accounts::{self, AccountError, BusinessName, Email, NewAccount, NewPa
 use crate::events::Actor;
 use crate::web::error::PageError;
 use crate::web::pages::{render, see_other, Layout};
-use crate::web::session::{self, client_ip, CurrentUser, VerifiedForm};
 use crate::web::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -214,9 +214,6 @@ async fn signup_post(
         Err(Err(other)) => Err(other.into()),
     }
 }
-
-#[derive(Deserialize)]
-struct EmptyForm {}
 
 #[post("/logout")]
 async fn logout_post(

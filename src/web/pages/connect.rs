@@ -1,21 +1,19 @@
 //! The Connect tab: the business's Stripe connection, Connect/Reconnect/Disconnect, and
 //! Stripe's redirect back (`/connect/stripe/callback`). Rules live in `stripe::connect`.
 
+use crate::web::session::{flash, user_actor, CurrentUser, EmptyForm, VerifiedForm};
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
 use crate::clock::human;
 use crate::crypto::random_token;
 use crate::db::stripe_connections::STATUS_CONNECTED;
-use crate::events::Actor;
 use crate::stripe::connect::{self, ConnectError, Disconnected};
 use crate::stripe::form;
 use crate::web::error::PageError;
 use crate::web::pages::{see_other, Layout};
-use crate::web::session::{client_ip, flash, CurrentUser, VerifiedForm};
 use crate::web::AppState;
 
 /// Session key of the value that binds a `state` to this browser session.
@@ -102,9 +100,6 @@ async fn connect_tab(
     crate::web::pages::render(&page)
 }
 
-#[derive(Deserialize)]
-struct EmptyForm {}
-
 /// Connect with Stripe / Reconnect: a fresh single-use `state`, then off to Stripe.
 #[post("/dashboard/connect/start")]
 async fn connect_start(
@@ -169,11 +164,7 @@ async fn connect_disconnect(
     _form: VerifiedForm<EmptyForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = user.0;
-    let actor = Actor::user(
-        user.id,
-        &user.email,
-        client_ip(&req, state.settings.trust_proxy_headers),
-    );
+    let actor = user_actor(&user, &req, &state);
     let client = match state.stripe.client(&state.db, &state.secret_box).await {
         Ok(client) => client,
         Err(e) => {
@@ -276,11 +267,7 @@ async fn connect_callback(
         }
     };
     let account = token.stripe_user_id.clone();
-    let actor = Actor::user(
-        user.id,
-        &user.email,
-        client_ip(&req, state.settings.trust_proxy_headers),
-    );
+    let actor = user_actor(&user, &req, &state);
     match connect::store_connection(
         &state.db,
         &state.secret_box,

@@ -1,6 +1,7 @@
 //! The Customers tab: recorded customers with their subscription status and next renewal,
 //! a portal session in one click, and a form to record a customer by hand.
 
+use crate::web::session::{flash, user_actor, CurrentUser, EmptyForm, VerifiedForm};
 use actix_session::Session;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -9,11 +10,9 @@ use serde::Deserialize;
 use crate::clock::human;
 use crate::customers::{CustomerDocument, CustomerError};
 use crate::db::stripe_connections::STATUS_CONNECTED;
-use crate::events::Actor;
 use crate::stripe::connect;
 use crate::web::error::PageError;
 use crate::web::pages::{render, see_other, Layout};
-use crate::web::session::{client_ip, flash, CurrentUser, VerifiedForm};
 use crate::web::AppState;
 
 const TAB: &str = "/dashboard/customers/";
@@ -148,11 +147,7 @@ async fn customer_record(
     CurrentUser(user): CurrentUser,
     VerifiedForm(form): VerifiedForm<RecordForm>,
 ) -> Result<HttpResponse, PageError> {
-    let actor = Actor::user(
-        user.id,
-        &user.email,
-        client_ip(&req, state.settings.trust_proxy_headers),
-    );
+    let actor = user_actor(&user, &req, &state);
     match state
         .customers
         .record(user.id, form.customer_id.trim(), None, actor)
@@ -168,9 +163,6 @@ async fn customer_record(
     }
     Ok(see_other(TAB))
 }
-
-#[derive(Deserialize)]
-struct EmptyForm {}
 
 /// Creates a portal session and sends the browser there.
 #[post("/dashboard/customers/{customer_id}/portal")]

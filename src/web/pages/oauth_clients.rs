@@ -1,13 +1,13 @@
 //! The OAuth tab: the business's clients (register, rotate secret, delete) and the
 //! applications it has authorized (revoke).
 
+use crate::web::session::{flash, user_actor, CurrentUser, EmptyForm, VerifiedForm};
 use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::accounts::User;
-use crate::events::Actor;
 use crate::oauth::client::Client;
 use crate::oauth::clients::{self, ClientError};
 use crate::oauth::consent::{self, AuthorizedApp};
@@ -15,7 +15,6 @@ use crate::oauth::registration::{self, ClientForm};
 use crate::oauth::scope;
 use crate::web::error::PageError;
 use crate::web::pages::{see_other, Layout};
-use crate::web::session::{client_ip, flash, CurrentUser, VerifiedForm};
 use crate::web::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -87,14 +86,6 @@ struct SecretPage {
     client: Client,
     secret: Option<String>,
     heading: &'static str,
-}
-
-fn actor(user: &User, req: &HttpRequest, state: &AppState) -> Actor {
-    Actor::user(
-        user.id,
-        &user.email,
-        client_ip(req, state.settings.trust_proxy_headers),
-    )
 }
 
 async fn tab_page(
@@ -209,7 +200,7 @@ async fn client_create(
             ));
         }
     };
-    let actor = actor(&user, &req, &state);
+    let actor = user_actor(&user, &req, &state);
     let (client, secret) = clients::register(
         &state.db,
         &state.credential_hasher,
@@ -243,9 +234,6 @@ async fn client_show(
     Ok(html(actix_web::http::StatusCode::OK, page.render()?))
 }
 
-#[derive(serde::Deserialize)]
-struct EmptyForm {}
-
 #[post("/dashboard/oauth/clients/{client_id}/rotate-secret")]
 async fn client_rotate_secret(
     state: web::Data<AppState>,
@@ -255,7 +243,7 @@ async fn client_rotate_secret(
     path: web::Path<String>,
     VerifiedForm(_): VerifiedForm<EmptyForm>,
 ) -> Result<HttpResponse, PageError> {
-    let actor = actor(&user, &req, &state);
+    let actor = user_actor(&user, &req, &state);
     let (client, secret) = clients::rotate_secret(
         &state.db,
         &state.credential_hasher,
@@ -282,7 +270,7 @@ async fn client_delete(
     path: web::Path<String>,
     VerifiedForm(_): VerifiedForm<EmptyForm>,
 ) -> Result<HttpResponse, PageError> {
-    let actor = actor(&user, &req, &state);
+    let actor = user_actor(&user, &req, &state);
     let client = clients::delete(
         &state.db,
         Some(user.id),
@@ -311,7 +299,7 @@ async fn grant_revoke(
     path: web::Path<i64>,
     VerifiedForm(_): VerifiedForm<EmptyForm>,
 ) -> Result<HttpResponse, PageError> {
-    let actor = actor(&user, &req, &state);
+    let actor = user_actor(&user, &req, &state);
     let revoked = consent::revoke_grant(&state.db, user.id, path.into_inner(), actor, state.now())
         .await
         .map_err(PageError::internal)?;
