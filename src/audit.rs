@@ -1,13 +1,12 @@
 //! The audit log: the first subscriber of the event bus, and its reading side for admins.
 
-use diesel::Connection;
-
 use crate::db::{audit_events, Database, DbConnection, DbError};
 use crate::events::{DomainEvent, Subscriber};
 
 pub use crate::db::audit_events::AuditEvent;
 
-/// Writes every committed domain event as one audit line.
+/// Writes every domain event as one audit line, in the transaction of the use case
+/// that published it.
 pub struct AuditLog;
 
 impl Subscriber for AuditLog {
@@ -17,20 +16,18 @@ impl Subscriber for AuditLog {
 
     fn handle(&self, event: &DomainEvent, conn: &mut DbConnection) -> Result<(), String> {
         let detail = event.kind.detail();
-        conn.transaction(|conn| {
-            audit_events::insert(
-                conn,
-                &audit_events::NewAuditEvent {
-                    occurred_at: event.occurred_at,
-                    actor_user_id: event.actor.user_id,
-                    actor_label: event.actor.label.as_deref(),
-                    ip: event.actor.ip.as_deref(),
-                    action: event.kind.action(),
-                    detail: &detail,
-                },
-            )
-        })
-        .map_err(|e: diesel::result::Error| e.to_string())
+        audit_events::insert(
+            conn,
+            &audit_events::NewAuditEvent {
+                occurred_at: event.occurred_at,
+                actor_user_id: event.actor.user_id,
+                actor_label: event.actor.label.as_deref(),
+                ip: event.actor.ip.as_deref(),
+                action: event.kind.action(),
+                detail: &detail,
+            },
+        )
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -40,6 +37,6 @@ pub async fn recent(
     before_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AuditEvent>, DbError> {
-    db.run(move |tx| Ok(audit_events::list(tx.conn, before_id, limit)?))
+    db.read(move |conn| Ok(audit_events::list(conn, before_id, limit)?))
         .await
 }

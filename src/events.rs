@@ -1,8 +1,10 @@
 //! Domain events: a use case records what happened; subscribers registered at start-up
-//! react after the use case's transaction commits. A failing subscriber is logged and
-//! never fails the request that published the event.
+//! (the audit log) react inside the use case's own transaction, once the use case has
+//! succeeded. The change and what the subscribers write commit together or not at all:
+//! there is no issued token without its audit line, and no audit line for a change
+//! that rolled back.
 
-use crate::db::DbConnection;
+use crate::db::{DbConnection, DbError};
 
 /// Who did something, and from where.
 #[derive(Debug, Clone, Default)]
@@ -118,8 +120,8 @@ impl EventKind {
     }
 }
 
-/// A reaction to committed events. It gets the connection the use case ran on (outside
-/// the use case's transaction), so it can write without a second pool checkout.
+/// A reaction to events. It gets the connection of the use case, inside its
+/// transaction; an error rolls the use case back.
 pub trait Subscriber: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn handle(&self, event: &DomainEvent, conn: &mut DbConnection) -> Result<(), String>;
@@ -140,21 +142,20 @@ impl EventBus {
         self
     }
 
-    /// Hands each event to each subscriber in order. Errors are logged, not returned:
-    /// the publisher's work is already committed.
-    pub fn dispatch(&self, events: &[DomainEvent], conn: &mut DbConnection) {
+    /// Hands each event to each subscriber in order; the first failure stops and is
+    /// returned, so the caller rolls the transaction back.
+    pub fn dispatch(&self, events: &[DomainEvent], conn: &mut DbConnection) -> Result<(), DbError> {
         for event in events {
             for subscriber in &self.subscribers {
-                if let Err(error) = subscriber.handle(event, conn) {
-                    tracing::error!(
-                        subscriber = subscriber.name(),
-                        action = event.kind.action(),
-                        %error,
-                        "event subscriber failed"
-                    );
-                }
+                subscriber
+                    .handle(event, conn)
+                    .map_err(|error| DbError::Subscriber {
+                        subscriber: subscriber.name(),
+                        error,
+                    })?;
             }
         }
+        Ok(())
     }
 }
 
@@ -162,8 +163,11 @@ impl EventBus {
 mod tests {
     use std::sync::{Arc, Mutex};
 
+    use diesel::prelude::*;
+
     use super::*;
-    use crate::db::{Database, DatabaseUrl, DbError};
+    use crate::audit::AuditLog;
+    use crate::db::{audit_events, Database, DatabaseUrl, DbError};
 
     struct Failing;
     impl Subscriber for Failing {
@@ -201,42 +205,78 @@ mod tests {
         }
     }
 
-    fn database(recorder: &Recorder) -> (Database, tempfile::TempDir) {
+    fn database(bus: EventBus) -> (Database, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = DatabaseUrl::Sqlite(dir.path().join("events.db").display().to_string());
-        let bus = EventBus::new()
-            .subscribe(Failing)
-            .subscribe(recorder.clone());
         (Database::connect(&url, 1, bus).expect("database"), dir)
     }
 
-    #[test]
-    fn subscribers_run_after_commit_even_when_an_earlier_one_fails() {
-        let recorder = Recorder::default();
-        let (db, _dir) = database(&recorder);
-        let outcome = db.run_blocking(|tx| {
-            tx.publish(event("committed"));
-            Ok::<_, DbError>(42)
-        });
-        assert_eq!(
-            outcome.expect("use case succeeds despite the failing subscriber"),
-            42
-        );
-        assert_eq!(
-            *recorder.0.lock().expect("lock"),
-            vec!["committed".to_owned()]
-        );
+    fn audit_lines(db: &Database) -> Vec<String> {
+        db.read_blocking(|conn| {
+            Ok::<_, DbError>(
+                audit_events::list(conn, None, 100)?
+                    .into_iter()
+                    .map(|e| e.detail)
+                    .collect(),
+            )
+        })
+        .expect("audit lines")
     }
 
     #[test]
-    fn events_of_a_rolled_back_use_case_are_dropped() {
+    fn the_audit_line_commits_with_the_use_case() {
+        let (db, _dir) = database(EventBus::new().subscribe(AuditLog));
+        let outcome = db.write_blocking(|tx| {
+            tx.publish(event("committed"));
+            Ok::<_, DbError>(42)
+        });
+        assert_eq!(outcome.expect("use case succeeds"), 42);
+        assert_eq!(audit_lines(&db), vec!["committed".to_owned()]);
+    }
+
+    #[test]
+    fn a_failing_subscriber_rolls_the_use_case_back() {
         let recorder = Recorder::default();
-        let (db, _dir) = database(&recorder);
-        let outcome: Result<(), DbError> = db.run_blocking(|tx| {
+        let (db, _dir) = database(
+            EventBus::new()
+                .subscribe(AuditLog)
+                .subscribe(Failing)
+                .subscribe(recorder.clone()),
+        );
+        let outcome: Result<(), DbError> = db.write_blocking(|tx| {
+            tx.publish(event("never recorded"));
+            Ok(())
+        });
+        assert!(matches!(
+            outcome,
+            Err(DbError::Subscriber {
+                subscriber: "failing",
+                ..
+            })
+        ));
+        assert!(audit_lines(&db).is_empty(), "the audit line rolled back too");
+        assert!(recorder.0.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn events_of_a_failed_use_case_reach_no_subscriber() {
+        let recorder = Recorder::default();
+        let (db, _dir) = database(EventBus::new().subscribe(recorder.clone()));
+        let outcome: Result<(), DbError> = db.write_blocking(|tx| {
             tx.publish(event("rolled back"));
             Err(DbError::Task("use case failed".into()))
         });
         assert!(outcome.is_err());
         assert!(recorder.0.lock().expect("lock").is_empty());
+        let rows: i64 = db
+            .read_blocking(|conn| {
+                Ok::<_, DbError>(
+                    crate::db::schema::audit_events::table
+                        .count()
+                        .get_result(conn)?,
+                )
+            })
+            .expect("count");
+        assert_eq!(rows, 0);
     }
 }

@@ -28,7 +28,7 @@ pub async fn prune_once(
         .await
         .map_err(|e| e.to_string())?;
     let auth_failures = db
-        .run(move |tx| {
+        .write(move |tx| {
             Ok::<_, DbError>(auth_failures::delete_older_than(
                 tx.conn,
                 now - throttle_window_seconds,
@@ -71,9 +71,9 @@ pub fn spawn(
             }
             let keys = oauth.clone();
             let reloaded = db
-                .run(move |tx| {
+                .read(move |conn| {
                     keys.keys
-                        .reload(tx.conn, now, keys.settings.access_token_ttl_seconds)
+                        .reload(conn, now, keys.settings.access_token_ttl_seconds)
                 })
                 .await;
             if let Err(error) = reloaded {

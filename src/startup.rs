@@ -208,7 +208,7 @@ async fn prepare_signing_keys(
     now: i64,
 ) -> Result<(), StartupError> {
     let oauth = oauth.clone();
-    db.run_write(move |tx| {
+    db.write(move |tx| {
         let alg = oauth.settings.signing_algorithm;
         if let Some(kid) = keys::ensure_key(tx.conn, oauth.keys.secret_box(), alg, now)? {
             tracing::info!(%kid, algorithm = keys::algorithm_name(alg), "generated an access-token signing key");

@@ -140,7 +140,7 @@ pub async fn create_account(
     // Hash outside the transaction: it is the slow part and needs no database.
     let password_hash = hash_password(&account.password.0);
     let now = clock.now();
-    db.run(move |tx| {
+    db.write(move |tx| {
         if users::find_by_email(tx.conn, account.email.as_str())?.is_some() {
             return Err(AccountError::EmailTaken);
         }
@@ -192,31 +192,31 @@ pub async fn authenticate(
     let lookup_email = email.clone();
     let lookup_ip = ip.clone();
     let (user, blocked) = db
-        .run(move |tx| {
+        .read(move |conn| {
             let blocked = throttle
                 .check(
-                    tx.conn,
+                    conn,
                     throttle::LOGIN_ACCOUNT,
                     &lookup_email,
                     limits.max_failures_per_account,
                 )?
                 .or(match &lookup_ip {
                     Some(ip) => throttle.check(
-                        tx.conn,
+                        conn,
                         throttle::LOGIN_IP,
                         ip,
                         limits.max_failures_per_ip,
                     )?,
                     None => None,
                 });
-            let user = users::find_by_email(tx.conn, &lookup_email)?;
+            let user = users::find_by_email(conn, &lookup_email)?;
             Ok::<_, AccountError>((user, blocked))
         })
         .await?;
 
     if let Some(retry_after_seconds) = blocked {
         let event_email = email.clone();
-        db.run(move |tx| {
+        db.write(move |tx| {
             tx.publish(DomainEvent {
                 actor: Actor::anonymous(ip),
                 occurred_at: now,
@@ -246,7 +246,7 @@ pub async fn authenticate(
 
     // The failure is committed (Ok from the closure), then reported as an error.
     let outcome: Result<Result<User, AccountError>, AccountError> = db
-        .run(move |tx| match user {
+        .write(move |tx| match user {
             Some(user) if verified => {
                 db::auth_failures::clear(tx.conn, throttle::LOGIN_ACCOUNT, &user.email)?;
                 tx.publish(DomainEvent {
@@ -280,15 +280,15 @@ pub async fn authenticate(
 }
 
 pub async fn find_user(db: &Database, id: i64) -> Result<Option<User>, AccountError> {
-    db.run(move |tx| Ok(users::find(tx.conn, id)?)).await
+    db.read(move |conn| Ok(users::find(conn, id)?)).await
 }
 
 pub async fn list_users(db: &Database, limit: i64) -> Result<Vec<User>, AccountError> {
-    db.run(move |tx| Ok(users::list(tx.conn, limit)?)).await
+    db.read(move |conn| Ok(users::list(conn, limit)?)).await
 }
 
 pub async fn any_admin(db: &Database) -> Result<bool, AccountError> {
-    db.run(|tx| Ok(users::any_admin(tx.conn)?)).await
+    db.read(|conn| Ok(users::any_admin(conn)?)).await
 }
 
 /// Records a logout in the audit log.
@@ -305,7 +305,7 @@ pub async fn record_logout(
             email: user.email.clone(),
         },
     };
-    db.run(move |tx| {
+    db.write(move |tx| {
         tx.publish(event);
         Ok(())
     })

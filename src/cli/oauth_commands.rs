@@ -111,7 +111,7 @@ async fn find_owner(db: &Database, email: &str) -> Result<accounts::User, ExitCo
     let email = accounts::Email::parse(email).map_err(fail)?;
     let lookup = email.as_str().to_owned();
     match db
-        .run(move |tx| Ok::<_, crate::db::DbError>(users::find_by_email(tx.conn, &lookup)?))
+        .read(move |conn| Ok::<_, crate::db::DbError>(users::find_by_email(conn, &lookup)?))
         .await
     {
         Ok(Some(user)) => Ok(user),
@@ -238,7 +238,7 @@ pub fn keys(settings: Settings, action: KeysAction) -> ExitCode {
         let secret_box = SecretBox::new(&master_key);
         let now = SystemClock.now();
         let rotated = db
-            .run_write(move |tx| {
+            .write(move |tx| {
                 let kid = keys::rotate(tx.conn, &secret_box, alg, now)?;
                 tx.publish(crate::oauth::event(
                     &Actor::system("cli"),

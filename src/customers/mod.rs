@@ -11,7 +11,7 @@ use crate::crypto::SecretBox;
 use crate::db::customer_subscriptions::{self, SubscriptionForm};
 use crate::db::customers::{self as records, CustomerFields, CustomerRecord, NewCustomerRecord};
 use crate::db::stripe_connections::STATUS_CONNECTED;
-use crate::db::{Database, DbError, Tx};
+use crate::db::{Database, DbError};
 use crate::events::{Actor, DomainEvent, EventKind};
 use crate::stripe::bridge::StripeBridge;
 use crate::stripe::client::{ListSubscriptions, StripeClient};
@@ -201,43 +201,46 @@ impl Customers {
             .await
             .map_err(portal_failure)?;
         let now = self.now();
-        let (record, created) = write(&self.db, move |tx| {
-            let (record, created) = match records::find(tx.conn, user_id, &customer_id)? {
-                Some(record) => (record, false),
-                None => {
-                    let record = records::insert(
-                        tx.conn,
-                        &NewCustomerRecord {
-                            user_id,
-                            stripe_account: &account,
-                            customer_id: &customer_id,
-                            email: fetched.customer.email.as_deref(),
-                            name: fetched.customer.name.as_deref(),
-                            livemode: fetched.customer.livemode,
-                            deleted: false,
-                            version: now,
-                            recorded_at: now,
-                            fetched_at: now,
-                        },
-                    )?;
+        let (record, subscriptions, created) = self
+            .db
+            .write(move |tx| {
+                // Insert-if-absent, so two concurrent first records of one customer
+                // cannot collide (PostgreSQL runs them side by side).
+                let created = records::insert_if_absent(
+                    tx.conn,
+                    &NewCustomerRecord {
+                        user_id,
+                        stripe_account: &account,
+                        customer_id: &customer_id,
+                        email: fetched.customer.email.as_deref(),
+                        name: fetched.customer.name.as_deref(),
+                        livemode: fetched.customer.livemode,
+                        deleted: false,
+                        version: now,
+                        recorded_at: now,
+                        fetched_at: now,
+                    },
+                )?;
+                if created {
                     tx.publish(DomainEvent {
-                        actor: actor.clone(),
+                        actor,
                         occurred_at: now,
                         kind: EventKind::Other {
                             action: "customer.recorded".into(),
                             detail: format!("{customer_id} ({account})"),
                         },
                     });
-                    (record, true)
                 }
-            };
-            store_fetched(tx.conn, &record, &fetched, now)?;
-            let record = records::find(tx.conn, user_id, &customer_id)?
-                .ok_or(diesel::result::Error::NotFound)?;
-            Ok((record, created))
-        })
-        .await?;
-        let mut document = self.load_document(record, false).await?;
+                let record = records::find(tx.conn, user_id, &customer_id)?
+                    .ok_or(diesel::result::Error::NotFound)?;
+                store_fetched(tx.conn, &record, &fetched, now)?;
+                let record = records::find(tx.conn, user_id, &customer_id)?
+                    .ok_or(diesel::result::Error::NotFound)?;
+                let subscriptions = customer_subscriptions::for_customer(tx.conn, record.id)?;
+                Ok::<_, CustomerError>((record, subscriptions, created))
+            })
+            .await?;
+        let mut document = document_of(record, decode(subscriptions), false);
         document.portal_url = Some(portal.url);
         Ok((document, created))
     }
@@ -255,10 +258,10 @@ impl Customers {
         let id = customer_id.clone();
         let (record, subscriptions) = self
             .db
-            .run(move |tx| {
+            .read(move |conn| {
                 let record =
-                    records::find(tx.conn, user_id, &id)?.ok_or(CustomerError::NotRecorded(id))?;
-                let subscriptions = customer_subscriptions::for_customer(tx.conn, record.id)?;
+                    records::find(conn, user_id, &id)?.ok_or(CustomerError::NotRecorded(id))?;
+                let subscriptions = customer_subscriptions::for_customer(conn, record.id)?;
                 Ok::<_, CustomerError>((record, subscriptions))
             })
             .await?;
@@ -289,18 +292,19 @@ impl Customers {
         let (user_id, customer_id) = (record.user_id, record.customer_id.clone());
         match fetched {
             Ok(fetched) => {
-                write(&self.db, move |tx| {
-                    let record = records::find(tx.conn, user_id, &customer_id)?
-                        .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))?;
-                    store_fetched(tx.conn, &record, &fetched, now)?;
-                    records::find(tx.conn, user_id, &customer_id)?
-                        .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))
-                })
-                .await
+                self.db
+                    .write(move |tx| {
+                        let record = records::find(tx.conn, user_id, &customer_id)?
+                            .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))?;
+                        store_fetched(tx.conn, &record, &fetched, now)?;
+                        records::find(tx.conn, user_id, &customer_id)?
+                            .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))
+                    })
+                    .await
             }
             Err(CustomerError::Deleted(id)) => {
                 self.db
-                    .run(move |tx| {
+                    .write(move |tx| {
                         records::update_if_newer(
                             tx.conn,
                             pk,
@@ -328,8 +332,8 @@ impl Customers {
     ) -> Result<CustomerRecord, CustomerError> {
         let id = customer_id.to_owned();
         self.db
-            .run(move |tx| {
-                records::find(tx.conn, user_id, &id)?.ok_or(CustomerError::NotRecorded(id))
+            .read(move |conn| {
+                records::find(conn, user_id, &id)?.ok_or(CustomerError::NotRecorded(id))
             })
             .await
     }
@@ -342,8 +346,8 @@ impl Customers {
     ) -> Result<CustomerDocument, CustomerError> {
         let subscriptions = self
             .db
-            .run(move |tx| {
-                Ok::<_, CustomerError>(customer_subscriptions::for_customer(tx.conn, record.id)?)
+            .read(move |conn| {
+                Ok::<_, CustomerError>(customer_subscriptions::for_customer(conn, record.id)?)
             })
             .await?;
         Ok(document_of(record, decode(subscriptions), stale))
@@ -369,10 +373,10 @@ impl Customers {
         let now = self.now();
         let refresh_after = self.refresh_after_seconds;
         self.db
-            .run(move |tx| {
+            .read(move |conn| {
                 let before = match starting_after {
                     Some(id) => Some(
-                        records::find(tx.conn, user_id, &id)?
+                        records::find(conn, user_id, &id)?
                             .ok_or_else(|| CustomerError::Invalid {
                                 field: "starting_after",
                                 message: format!("{id} is not one of your recorded customers"),
@@ -381,12 +385,12 @@ impl Customers {
                     ),
                     None => None,
                 };
-                let mut page = records::page(tx.conn, user_id, before, limit + 1)?;
+                let mut page = records::page(conn, user_id, before, limit + 1)?;
                 let has_more = page.len() as i64 > limit;
                 page.truncate(limit as usize);
                 let pks: Vec<i64> = page.iter().map(|r| r.id).collect();
                 let mut subscriptions =
-                    decode(customer_subscriptions::for_customers(tx.conn, &pks)?);
+                    decode(customer_subscriptions::for_customers(conn, &pks)?);
                 let customers = page
                     .into_iter()
                     .map(|record| {
@@ -443,7 +447,7 @@ impl Customers {
         let customer_id = parse_customer_id(customer_id)?;
         let now = self.now();
         self.db
-            .run(move |tx| {
+            .write(move |tx| {
                 if !records::delete(tx.conn, user_id, &customer_id)? {
                     return Err(CustomerError::NotRecorded(customer_id));
                 }
@@ -472,7 +476,7 @@ pub async fn apply_webhook_event(
     created: i64,
     object: serde_json::Value,
 ) -> Result<usize, CustomerError> {
-    write(db, move |tx| {
+    db.write(move |tx| {
         let mut changed = 0;
         if event_type.starts_with("customer.subscription.") {
             let Ok(subscription) = serde_json::from_value::<Subscription>(object.clone()) else {
@@ -517,20 +521,6 @@ pub async fn apply_webhook_event(
         Ok(changed)
     })
     .await
-}
-
-/// Runs a read-then-write use case with the write lock taken up front (SQLite), and once
-/// more when a concurrent request inserted the same row first (a unique violation): the
-/// second run finds that row and updates it instead.
-async fn write<T, F>(db: &Database, use_case: F) -> Result<T, CustomerError>
-where
-    F: Fn(&mut Tx<'_>) -> Result<T, CustomerError> + Clone + Send + 'static,
-    T: Send + 'static,
-{
-    match db.run_write(use_case.clone()).await {
-        Err(CustomerError::Db(e)) if e.is_unique_violation() => db.run_write(use_case).await,
-        other => other,
-    }
 }
 
 /// Stores a full read from Stripe as the state at `now`.

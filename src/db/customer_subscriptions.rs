@@ -53,27 +53,20 @@ pub fn for_customers(
 
 /// Stores the state unless a newer one is stored; says whether it did.
 pub fn store_if_newer(conn: &mut DbConnection, form: &SubscriptionForm<'_>) -> QueryResult<bool> {
-    let existing = customer_subscriptions::table
-        .filter(customer_subscriptions::customer_pk.eq(form.customer_pk))
-        .filter(customer_subscriptions::subscription_id.eq(form.subscription_id))
-        .select((customer_subscriptions::id, customer_subscriptions::version))
-        .first::<(i64, i64)>(conn)
-        .optional()?;
-    match existing {
-        None => {
-            diesel::insert_into(customer_subscriptions::table)
-                .values(form)
-                .execute(conn)?;
-            Ok(true)
-        }
-        Some((id, version)) if version <= form.version => {
-            diesel::update(customer_subscriptions::table.find(id))
-                .set(form)
-                .execute(conn)?;
-            Ok(true)
-        }
-        Some(_) => Ok(false),
-    }
+    use diesel::query_dsl::methods::FilterDsl;
+    use diesel::upsert::excluded;
+    // One atomic statement, so concurrent stores (two webhooks, a webhook and a fetch)
+    // cannot both insert.
+    let upsert = diesel::insert_into(customer_subscriptions::table)
+        .values(form)
+        .on_conflict((
+            customer_subscriptions::customer_pk,
+            customer_subscriptions::subscription_id,
+        ))
+        .do_update()
+        .set(form)
+        .filter(customer_subscriptions::version.le(excluded(customer_subscriptions::version)));
+    Ok(on_each_backend!(conn, |c| upsert.execute(c))? == 1)
 }
 
 /// Removes subscriptions a fetch at `version` no longer saw (and no newer event brought).

@@ -46,11 +46,14 @@ pub struct CustomerFields<'a> {
     pub version: i64,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewCustomerRecord<'_>) -> QueryResult<CustomerRecord> {
-    diesel::insert_into(customers::table)
+/// Inserts the record unless the business already has one for this customer; says
+/// whether it did. Atomic on both backends (`ON CONFLICT DO NOTHING`).
+pub fn insert_if_absent(conn: &mut DbConnection, new: &NewCustomerRecord<'_>) -> QueryResult<bool> {
+    let insert = diesel::insert_into(customers::table)
         .values(new)
-        .execute(conn)?;
-    find(conn, new.user_id, new.customer_id)?.ok_or(diesel::result::Error::NotFound)
+        .on_conflict((customers::user_id, customers::customer_id))
+        .do_nothing();
+    Ok(on_each_backend!(conn, |c| insert.execute(c))? == 1)
 }
 
 pub fn find(

@@ -1,9 +1,21 @@
 //! The one place that talks to the database.
 //!
 //! Both backends are compiled in; [`DatabaseUrl`] picks one at run time from the URL
-//! scheme. Every use case runs through [`Database::run`]: one blocking closure, one
-//! transaction, and the domain events it recorded are handed to the subscribers only
-//! after that transaction committed.
+//! scheme. Every use case runs through [`Database::read`] or [`Database::write`]: one
+//! blocking closure, one transaction; the domain events a write recorded are handed to
+//! the subscribers inside that transaction.
+
+/// Runs a statement on the concrete connection of either backend: for the few
+/// statements the multi-backend connection cannot express (`ON CONFLICT`,
+/// `FOR UPDATE`). The same query value executes on whichever backend it is.
+macro_rules! on_each_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgres($c) => $body,
+        }
+    };
+}
 
 pub mod audit_events;
 pub mod auth_failures;
@@ -21,6 +33,7 @@ pub mod stripe_connections;
 pub mod stripe_settings;
 pub mod stripe_webhook_events;
 pub mod users;
+mod writer;
 
 use std::fmt;
 use std::sync::Arc;
@@ -114,6 +127,16 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("database task failed: {0}")]
     Task(String),
+    /// An event subscriber (the audit log) could not record an event; the use case
+    /// that published it was rolled back.
+    #[error("event subscriber {subscriber} failed: {error}")]
+    Subscriber {
+        subscriber: &'static str,
+        error: String,
+    },
+    /// The transaction a group of writes shared could not commit.
+    #[error("the transaction could not commit: {0}")]
+    Commit(String),
 }
 
 impl DbError {
@@ -133,11 +156,22 @@ impl DbError {
 /// try each backend in turn and let SQLite accept any string as a file name).
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    read_only: bool,
 }
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+        Self {
+            url,
+            read_only: false,
+        }
+    }
+
+    /// SQLite connections that refuse to write (`PRAGMA query_only`): the readers,
+    /// beside the one writing connection of the writer thread.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
     }
 
     fn connect(&self) -> Result<DbConnection, DbError> {
@@ -154,6 +188,10 @@ impl ConnectionManager {
                      PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(|e| DbError::Connect(e.to_string()))?;
+                if self.read_only {
+                    conn.batch_execute("PRAGMA query_only = ON;")
+                        .map_err(|e| DbError::Connect(e.to_string()))?;
+                }
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -211,43 +249,87 @@ pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
     Ok(applied)
 }
 
-/// What a use-case closure gets: the connection inside its transaction, and a place to
-/// record domain events that are published only if the transaction commits.
+/// What a writing use case gets: the connection inside its transaction, and a place
+/// to record domain events. The events reach the subscribers (the audit log) inside the
+/// same transaction, after the use case succeeded: the change and its audit line commit
+/// together or not at all.
 pub struct Tx<'a> {
     pub conn: &'a mut DbConnection,
     events: Vec<DomainEvent>,
 }
 
-impl Tx<'_> {
+impl<'a> Tx<'a> {
+    fn new(conn: &'a mut DbConnection) -> Self {
+        Self {
+            conn,
+            events: Vec::new(),
+        }
+    }
+
     pub fn publish(&mut self, event: DomainEvent) {
         self.events.push(event);
     }
+
+    /// Runs `use_case`, then hands its events to the subscribers on the same
+    /// connection. Used by both backends' write paths, inside their transaction.
+    fn run_use_case<T, E, F>(conn: &mut DbConnection, bus: &EventBus, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
+        E: From<DbError>,
+    {
+        let mut tx = Tx::new(conn);
+        let value = use_case(&mut tx)?;
+        let events = std::mem::take(&mut tx.events);
+        bus.dispatch(&events, conn).map_err(E::from)?;
+        Ok(value)
+    }
 }
 
-/// The pool plus the event bus the committed events go to.
+/// The entry point of every use case.
+///
+/// - [`Database::read`]: reads only. On SQLite the closure sees one snapshot on a
+///   connection opened with `query_only`, so a write there fails loudly; on PostgreSQL
+///   each statement reads committed data (no transaction, no extra round trips).
+/// - [`Database::write`]: one transaction that may read and write. On SQLite every
+///   write goes to one writer thread that owns the only writing connection and commits
+///   the use cases waiting for it together (group commit): no lock contention, no
+///   `SQLITE_BUSY`, one WAL append per batch. On PostgreSQL it is a transaction on a
+///   pooled connection.
+///
+/// Network calls never run inside these closures.
 #[derive(Clone)]
 pub struct Database {
-    pool: r2d2::Pool<ConnectionManager>,
+    readers: r2d2::Pool<ConnectionManager>,
     bus: Arc<EventBus>,
     url: DatabaseUrl,
+    writer: Option<writer::Writer>,
 }
 
 impl Database {
     /// Migrates, then builds the pool (checking one connection up front so a bad URL
-    /// fails at start, not on the first request).
+    /// fails at start, not on the first request) and, on SQLite, starts the writer.
     pub fn connect(url: &DatabaseUrl, pool_size: u32, bus: EventBus) -> Result<Self, DbError> {
         run_migrations(url)?;
-        let pool = r2d2::Pool::builder()
+        let is_sqlite = matches!(url, DatabaseUrl::Sqlite(_));
+        let readers = r2d2::Pool::builder()
             .max_size(pool_size)
             // A PostgreSQL connection can die with its server or network, so it is tested
             // before use; a SQLite file cannot, and the test would cost a query per use case.
-            .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
+            .test_on_check_out(!is_sqlite)
             .connection_timeout(Duration::from_secs(10))
-            .build(ConnectionManager::new(url.clone()))?;
+            .build(ConnectionManager::new(url.clone()).read_only(is_sqlite))?;
+        let bus = Arc::new(bus);
+        let writer = if is_sqlite {
+            let conn = ConnectionManager::new(url.clone()).connect()?;
+            Some(writer::Writer::start(conn, bus.clone())?)
+        } else {
+            None
+        };
         Ok(Self {
-            pool,
-            bus: Arc::new(bus),
+            readers,
+            bus,
             url: url.clone(),
+            writer,
         })
     }
 
@@ -255,123 +337,95 @@ impl Database {
         &self.url
     }
 
-    /// Runs one use case on the blocking pool inside one transaction. Events recorded
-    /// with [`Tx::publish`] reach the subscribers after the commit; a rollback drops them.
-    pub async fn run<T, E, F>(&self, use_case: F) -> Result<T, E>
+    /// Runs a reading use case on the blocking pool (see the type's documentation).
+    pub async fn read<T, E, F>(&self, use_case: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<DbError> + Send + 'static,
-    {
-        self.on_blocking_pool(move |db| db.run_blocking(use_case))
-            .await
-    }
-
-    /// The synchronous form of [`Database::run`], for the command line and background tasks.
-    pub fn run_blocking<T, E, F>(&self, use_case: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
-        E: From<DbError>,
-    {
-        let mut conn = self.pool.get().map_err(DbError::from)?;
-        let mut events = Vec::new();
-        let outcome = conn.transaction::<T, TxError<E>, _>(|conn| {
-            let mut tx = Tx {
-                conn,
-                events: Vec::new(),
-            };
-            let value = use_case(&mut tx).map_err(TxError::UseCase)?;
-            events = tx.events;
-            Ok(value)
-        });
-        match outcome {
-            Ok(value) => {
-                self.bus.dispatch(&events, &mut conn);
-                Ok(value)
-            }
-            Err(TxError::UseCase(e)) => Err(e),
-            Err(TxError::Db(e)) => Err(E::from(DbError::Query(e))),
-        }
-    }
-
-    /// Like [`Database::run`], for use cases that read and then write under
-    /// contention (claiming a code, rotating a refresh token). On SQLite the
-    /// transaction starts with `BEGIN IMMEDIATE`, so it takes the write lock up front
-    /// and waits for it (busy timeout) instead of failing with `SQLITE_BUSY` when
-    /// another writer committed after its first read. PostgreSQL needs nothing special.
-    pub async fn run_write<T, E, F>(&self, use_case: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<DbError> + Send + 'static,
-    {
-        self.on_blocking_pool(move |db| db.run_write_blocking(use_case))
-            .await
-    }
-
-    /// Runs `work` on the blocking thread pool, inside the caller's tracing span.
-    async fn on_blocking_pool<T, E, W>(&self, work: W) -> Result<T, E>
-    where
-        W: FnOnce(&Database) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| work(&db)))
-            .await
-            .map_err(|e| E::from(DbError::Task(e.to_string())))?
+        on_blocking_pool(move || db.read_blocking(use_case)).await
     }
 
-    /// The synchronous form of [`Database::run_write`].
-    pub fn run_write_blocking<T, E, F>(&self, use_case: F) -> Result<T, E>
+    /// The synchronous form of [`Database::read`], for the command line.
+    pub fn read_blocking<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<DbError>,
+    {
+        let mut conn = self.readers.get().map_err(DbError::from)?;
+        match &mut *conn {
+            // One snapshot for every statement of the use case.
+            DbConnection::Sqlite(_) => conn
+                .transaction::<T, TxError<E>, _>(|conn| use_case(conn).map_err(TxError::UseCase))
+                .map_err(TxError::into_use_case_error),
+            DbConnection::Postgres(_) => use_case(&mut conn),
+        }
+    }
+
+    /// Runs a writing use case in one transaction (see the type's documentation).
+    /// Events recorded with [`Tx::publish`] are handed to the subscribers in that
+    /// transaction; an error from the use case rolls everything back.
+    pub async fn write<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.submit(use_case).await,
+            None => {
+                let db = self.clone();
+                on_blocking_pool(move || db.write_on_pool(use_case)).await
+            }
+        }
+    }
+
+    /// The synchronous form of [`Database::write`], for the command line and tests.
+    pub fn write_blocking<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.submit_blocking(use_case),
+            None => self.write_on_pool(use_case),
+        }
+    }
+
+    /// PostgreSQL: a transaction on a pooled connection.
+    fn write_on_pool<T, E, F>(&self, use_case: F) -> Result<T, E>
     where
         F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
         E: From<DbError>,
     {
-        let mut conn = self.pool.get().map_err(DbError::from)?;
-        if !matches!(*conn, DbConnection::Sqlite(_)) {
-            drop(conn);
-            return self.run_blocking(use_case);
-        }
-        conn.batch_execute("BEGIN IMMEDIATE")
-            .map_err(|e| E::from(DbError::Query(e)))?;
-        let mut tx = Tx {
-            conn: &mut conn,
-            events: Vec::new(),
-        };
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| use_case(&mut tx)));
-        let events = std::mem::take(&mut tx.events);
-        match outcome {
-            Ok(Ok(value)) => match conn.batch_execute("COMMIT") {
-                Ok(()) => {
-                    self.bus.dispatch(&events, &mut conn);
-                    Ok(value)
-                }
-                Err(e) => {
-                    let _ = conn.batch_execute("ROLLBACK");
-                    Err(E::from(DbError::Query(e)))
-                }
-            },
-            Ok(Err(e)) => {
-                let _ = conn.batch_execute("ROLLBACK");
-                Err(e)
-            }
-            Err(panic) => {
-                let _ = conn.batch_execute("ROLLBACK");
-                std::panic::resume_unwind(panic)
-            }
-        }
+        let mut conn = self.readers.get().map_err(DbError::from)?;
+        let bus = &self.bus;
+        conn.transaction::<T, TxError<E>, _>(|conn| {
+            Tx::run_use_case(conn, bus, use_case).map_err(TxError::UseCase)
+        })
+        .map_err(TxError::into_use_case_error)
     }
 
     /// A cheap round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.run(|tx| {
-            tx.conn.batch_execute("SELECT 1")?;
-            Ok::<_, DbError>(())
-        })
-        .await
+        self.read(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
     }
+}
+
+/// Runs `work` on the blocking thread pool, inside the caller's tracing span.
+async fn on_blocking_pool<T, E, W>(work: W) -> Result<T, E>
+where
+    W: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
+        .await
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
 }
 
 /// Lets a use case's own error type travel through diesel's transaction, which needs
@@ -379,6 +433,15 @@ impl Database {
 enum TxError<E> {
     UseCase(E),
     Db(diesel::result::Error),
+}
+
+impl<E: From<DbError>> TxError<E> {
+    fn into_use_case_error(self) -> E {
+        match self {
+            TxError::UseCase(e) => e,
+            TxError::Db(e) => E::from(DbError::Query(e)),
+        }
+    }
 }
 
 impl<E> From<diesel::result::Error> for TxError<E> {

@@ -27,7 +27,7 @@ pub async fn run_once(
     ctx: Arc<OAuthContext>,
     now: i64,
 ) -> Result<Removed, OAuthError> {
-    db.run_write(move |tx| {
+    db.write(move |tx| {
         let s = &ctx.settings;
         let removed = Removed {
             // Used codes are kept while the tokens they issued may live, so a late

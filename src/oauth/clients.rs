@@ -57,7 +57,7 @@ pub async fn register(
     let secret_hash = secret.as_deref().map(|s| hasher.hash(s));
     let client_id = new_client_id();
     let client = db
-        .run_write(move |tx| {
+        .write(move |tx| {
             let redirect_uris = registration.redirect_uris.join(" ");
             let grant_types = registration.grant_types.join(" ");
             let scopes = registration.scopes.to_string();
@@ -112,22 +112,22 @@ pub async fn find_owned(
     owner_user_id: i64,
     client_id: String,
 ) -> Result<Client, ClientError> {
-    db.run(move |tx| owned(tx.conn, Some(owner_user_id), &client_id))
+    db.read(move |conn| owned(conn, Some(owner_user_id), &client_id))
         .await
 }
 
 /// Looks a client up by its public id (the authorization endpoint).
 pub async fn find(db: &Database, client_id: String) -> Result<Option<Client>, ClientError> {
-    db.run(move |tx| Ok(oauth_clients::find_by_client_id(tx.conn, &client_id)?.map(Client::from)))
+    db.read(move |conn| Ok(oauth_clients::find_by_client_id(conn, &client_id)?.map(Client::from)))
         .await
 }
 
 /// A business's clients, or (`None`) every client.
 pub async fn list(db: &Database, owner_user_id: Option<i64>) -> Result<Vec<Client>, ClientError> {
-    db.run(move |tx| {
+    db.read(move |conn| {
         let rows = match owner_user_id {
-            Some(owner) => oauth_clients::list_by_owner(tx.conn, owner)?,
-            None => oauth_clients::list_all(tx.conn)?,
+            Some(owner) => oauth_clients::list_by_owner(conn, owner)?,
+            None => oauth_clients::list_all(conn)?,
         };
         Ok(rows.into_iter().map(Client::from).collect())
     })
@@ -146,7 +146,7 @@ pub async fn rotate_secret(
     let secret = new_secret();
     let secret_hash = hasher.hash(&secret);
     let client = db
-        .run_write(move |tx| {
+        .write(move |tx| {
             let client = owned(tx.conn, owner_user_id, &client_id)?;
             if !client.is_confidential() {
                 return Err(ClientError::NoSecret);
@@ -172,7 +172,7 @@ pub async fn delete(
     actor: Actor,
     now: i64,
 ) -> Result<Client, ClientError> {
-    db.run_write(move |tx| {
+    db.write(move |tx| {
         let client = owned(tx.conn, owner_user_id, &client_id)?;
         oauth_clients::delete(tx.conn, client.pk)?;
         tx.publish(event(

@@ -82,7 +82,7 @@ pub async fn authorize(
     user: Option<(i64, Actor)>,
     now: i64,
 ) -> Result<AuthorizeOutcome, OAuthError> {
-    db.run_write(move |tx| {
+    db.write(move |tx| {
         let client_id = match authorize_request::client_id(&params) {
             Ok(id) => id,
             Err(message) => return Ok(AuthorizeOutcome::ErrorPage(message)),
@@ -134,7 +134,7 @@ pub async fn approve(
     actor: Actor,
     now: i64,
 ) -> Result<String, OAuthError> {
-    db.run_write(move |tx| {
+    db.write(move |tx| {
         let grant_id = match oauth_grants::find_active(tx.conn, client.pk, user_id)? {
             Some(grant) => {
                 let widened = ScopeSet::from_stored(&grant.scope).union(&request.scope);
@@ -181,7 +181,7 @@ pub async fn deny(
     now: i64,
 ) -> Result<(), OAuthError> {
     let detail = format!("{:?} ({}) scopes: {scope}", client.name, client.client_id);
-    db.run(move |tx| {
+    db.write(move |tx| {
         tx.publish(event(&actor, now, "oauth.consent_denied", detail));
         Ok(())
     })
@@ -215,8 +215,8 @@ pub struct AuthorizedApp {
 }
 
 pub async fn authorized_apps(db: &Database, user_id: i64) -> Result<Vec<AuthorizedApp>, DbError> {
-    db.run(move |tx| {
-        Ok(oauth_grants::list_active_for_user(tx.conn, user_id)?
+    db.read(move |conn| {
+        Ok(oauth_grants::list_active_for_user(conn, user_id)?
             .into_iter()
             .map(|(grant, client_id, client_name)| AuthorizedApp {
                 grant,
@@ -236,7 +236,7 @@ pub async fn revoke_grant(
     actor: Actor,
     now: i64,
 ) -> Result<bool, OAuthError> {
-    db.run_write(move |tx| {
+    db.write(move |tx| {
         let Some(grant) = oauth_grants::find(tx.conn, grant_id)? else {
             return Ok(false);
         };

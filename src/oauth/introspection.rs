@@ -52,8 +52,8 @@ pub async fn introspect(
     };
     let run_ctx = ctx.clone();
     let outcome = db
-        .run(move |tx| {
-            let caller = match client_auth::authenticate(tx.conn, &run_ctx, &presented, now)? {
+        .read(move |conn| {
+            let caller = match client_auth::authenticate(conn, &run_ctx, &presented, now)? {
                 Ok(client) if client.is_confidential() => client,
                 Ok(_) => {
                     return Ok(Err((
@@ -66,9 +66,9 @@ pub async fn introspect(
                 Err(failure) => return Ok(Err((failure.error, failure.count_failure))),
             };
             let answer = match candidate {
-                Presented::AccessToken(claims) => access_token(tx.conn, &caller, *claims)?,
+                Presented::AccessToken(claims) => access_token(conn, &caller, *claims)?,
                 Presented::DeadAccessToken => inactive(),
-                Presented::Opaque(hash) => refresh_token(tx.conn, &run_ctx, &caller, &hash, now)?,
+                Presented::Opaque(hash) => refresh_token(conn, &run_ctx, &caller, &hash, now)?,
             };
             Ok::<_, OAuthError>(Ok(answer))
         })
@@ -76,7 +76,7 @@ pub async fn introspect(
     match outcome {
         Ok(answer) => Ok(answer),
         Err((error, Some(client_id))) => {
-            db.run_write(move |tx| client_auth::record_failure(tx, &ctx, &client_id, ip, now))
+            db.write(move |tx| client_auth::record_failure(tx, &ctx, &client_id, ip, now))
                 .await?;
             Err(error)
         }

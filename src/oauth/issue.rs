@@ -1,5 +1,6 @@
 //! Minting tokens: a signed JWT access token (recorded by `jti`) and, when the
-//! client gets them, an opaque refresh token stored as a keyed hash.
+//! client gets them, an opaque refresh token stored as a keyed hash; and revoking a
+//! rotation family.
 
 use serde::Serialize;
 
@@ -106,4 +107,13 @@ pub fn refresh_token(
         },
     )?;
     Ok(token)
+}
+
+/// Revokes every access and refresh token of a rotation family (a code's exchange and
+/// all its refreshes). The caller holds the grant's lock
+/// ([`crate::db::oauth_grants::lock`]).
+pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> Result<(), OAuthError> {
+    oauth_access_tokens::revoke_family(conn, family_id, now)?;
+    oauth_refresh_tokens::revoke_family(conn, family_id, now)?;
+    Ok(())
 }

@@ -47,10 +47,10 @@ pub async fn verify_jwt(
             if ctx.keys.loaded_at() + RELOAD_ON_MISS_SECONDS <= now =>
         {
             let reload_ctx = ctx.clone();
-            db.run(move |tx| {
+            db.read(move |conn| {
                 reload_ctx
                     .keys
-                    .reload(tx.conn, now, reload_ctx.settings.access_token_ttl_seconds)
+                    .reload(conn, now, reload_ctx.settings.access_token_ttl_seconds)
                     .map_err(|e| DbError::Task(e.to_string()))
             })
             .await?;
@@ -69,16 +69,16 @@ pub async fn authenticate(
     let claims = verify_jwt(db, ctx, token, now).await?;
     let jti = claims.jti.clone();
     let found = db
-        .run(move |tx| {
+        .read(move |conn| {
             let Some((row, grant_state)) =
-                oauth_access_tokens::find_by_jti_with_grant_state(tx.conn, &jti)?
+                oauth_access_tokens::find_by_jti_with_grant_state(conn, &jti)?
             else {
                 return Ok::<_, DbError>(None);
             };
             if row.revoked_at.is_some() || matches!(grant_state, Some(Some(_))) {
                 return Ok(None);
             }
-            let Some(client) = oauth_clients::find(tx.conn, row.client_pk)? else {
+            let Some(client) = oauth_clients::find(conn, row.client_pk)? else {
                 return Ok(None);
             };
             Ok(Some((row, client)))

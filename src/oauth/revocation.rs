@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::db::{oauth_access_tokens, oauth_refresh_tokens, Database};
+use crate::db::{oauth_access_tokens, oauth_grants, oauth_refresh_tokens, Database};
 use crate::events::Actor;
 
 use super::access_token;
 use super::client::Client;
 use super::client_auth;
+use super::issue;
 use super::error::OAuthError;
 use super::token_request::PresentedClient;
 use super::{event, OAuthContext};
@@ -30,7 +31,7 @@ pub async fn revoke(
         Err(_) => None,
     };
     let outcome = db
-        .run_write(move |tx| {
+        .write(move |tx| {
             let client = match client_auth::authenticate(tx.conn, &ctx, &presented, now)? {
                 Ok(client) => client,
                 Err(failure) => {
@@ -65,8 +66,8 @@ pub async fn revoke(
             let hash = ctx.hasher.hash(&token);
             if let Some(row) = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)? {
                 if row.client_pk == client.pk && row.revoked_at.is_none() {
-                    oauth_refresh_tokens::revoke_family(tx.conn, &row.family_id, now)?;
-                    oauth_access_tokens::revoke_family(tx.conn, &row.family_id, now)?;
+                    oauth_grants::lock(tx.conn, row.grant_id)?;
+                    issue::revoke_family(tx.conn, &row.family_id, now)?;
                     tx.publish(event(
                         &actor,
                         now,

@@ -6,10 +6,7 @@
 use std::sync::Arc;
 
 use crate::crypto::random_token;
-use crate::db::{
-    oauth_access_tokens, oauth_authorization_codes, oauth_grants, oauth_refresh_tokens, Database,
-    DbConnection, Tx,
-};
+use crate::db::{oauth_authorization_codes, oauth_grants, oauth_refresh_tokens, Database, Tx};
 use crate::events::Actor;
 
 use super::client::{
@@ -42,51 +39,8 @@ pub async fn exchange(
     ip: Option<String>,
     now: i64,
 ) -> Exchange {
-    // A transaction that lost a lock race (a PostgreSQL deadlock or serialization
-    // failure, e.g. between concurrent reuses of one refresh token) rolled back
-    // completely, so it is run again; anything else is final.
-    let mut attempts_left = 3;
-    loop {
-        attempts_left -= 1;
-        let outcome = exchange_once(
-            db,
-            ctx.clone(),
-            presented.clone(),
-            grant.clone(),
-            ip.clone(),
-            now,
-        )
-        .await;
-        match &outcome.result {
-            Err(OAuthError::ServerError(cause)) if attempts_left > 0 && is_transient(cause) => {
-                tracing::warn!(%cause, "token exchange lost a lock race; running it again");
-            }
-            _ => return outcome,
-        }
-    }
-}
-
-/// Database failures that a rerun of the whole transaction resolves.
-fn is_transient(cause: &str) -> bool {
-    [
-        "deadlock detected",
-        "could not serialize access",
-        "database is locked",
-    ]
-    .iter()
-    .any(|marker| cause.contains(marker))
-}
-
-async fn exchange_once(
-    db: &Database,
-    ctx: Arc<OAuthContext>,
-    presented: PresentedClient,
-    grant: GrantRequest,
-    ip: Option<String>,
-    now: i64,
-) -> Exchange {
     let outcome = db
-        .run_write(move |tx| {
+        .write(move |tx| {
             let client = match client_auth::authenticate(tx.conn, &ctx, &presented, now)? {
                 Ok(client) => client,
                 Err(failure) => {
@@ -174,16 +128,19 @@ fn authorization_code(
         pkce::validate_verifier(verifier)?;
     }
     let code_hash = ctx.hasher.hash(code);
-    let family_id = random_token(16);
-    // The claim comes first: exactly one of any number of racing requests wins it.
-    let claimed = oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, now)?;
     let Some(row) = oauth_authorization_codes::find_by_hash(tx.conn, &code_hash)? else {
         return Err(OAuthError::invalid_grant("the code is invalid"));
     };
-    if !claimed {
-        // Replay (R21): refuse, and revoke everything the first exchange issued.
-        if let Some(first_family) = &row.family_id {
-            revoke_family(tx.conn, first_family, now)?;
+    oauth_grants::lock(tx.conn, row.grant_id)?;
+    let family_id = random_token(16);
+    // The claim comes first: exactly one of any number of racing requests wins it.
+    if !oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, now)? {
+        // Replay (R21): refuse, and revoke everything the first exchange issued (read
+        // again: the row above may predate that exchange).
+        let first_family = oauth_authorization_codes::find_by_hash(tx.conn, &code_hash)?
+            .and_then(|used| used.family_id);
+        if let Some(first_family) = &first_family {
+            issue::revoke_family(tx.conn, first_family, now)?;
         }
         tx.publish(event(
             actor,
@@ -274,12 +231,6 @@ fn authorization_code(
     }))
 }
 
-fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> Result<(), OAuthError> {
-    oauth_access_tokens::revoke_family(conn, family_id, now)?;
-    oauth_refresh_tokens::revoke_family(conn, family_id, now)?;
-    Ok(())
-}
-
 fn refresh(
     tx: &mut Tx<'_>,
     ctx: &OAuthContext,
@@ -295,18 +246,21 @@ fn refresh(
         ));
     }
     let hash = ctx.hasher.hash(token);
-    let claimed = oauth_refresh_tokens::claim(tx.conn, &hash, now)?;
     let Some(row) = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)? else {
         return Err(OAuthError::invalid_grant("the refresh token is invalid"));
     };
-    if !claimed {
+    oauth_grants::lock(tx.conn, row.grant_id)?;
+    if !oauth_refresh_tokens::claim(tx.conn, &hash, now)? {
+        // Read again under the lock: the row above may predate a concurrent use.
+        let row = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)?
+            .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
         if row.revoked_at.is_some() {
             return Err(OAuthError::invalid_grant(
                 "the refresh token has been revoked",
             ));
         }
         // Reuse of a rotated-out token (R26): the whole family goes.
-        revoke_family(tx.conn, &row.family_id, now)?;
+        issue::revoke_family(tx.conn, &row.family_id, now)?;
         tx.publish(event(
             actor,
             now,

@@ -81,7 +81,7 @@ pub async fn begin(
     let state = random_token(STATE_BYTES);
     let state_hash = hasher.hash(&state);
     let binding_hash = hasher.hash(session_binding);
-    db.run(move |tx| {
+    db.write(move |tx| {
         let current = stripe_connections::find_for_user(tx.conn, user_id)?;
         if current.is_some_and(|c| c.status == STATUS_CONNECTED) {
             return Err(ConnectError::AlreadyConnected);
@@ -118,7 +118,7 @@ pub async fn take_state(
         .ok_or(ConnectError::StateMissing)?;
     let state_hash = hasher.hash(state);
     let binding_hash = session_binding.map(|b| hasher.hash(b));
-    db.run(move |tx| {
+    db.write(move |tx| {
         let row = stripe_connect_states::find_by_hash(tx.conn, &state_hash)?
             .ok_or(ConnectError::StateUnknown)?;
         let same_session = binding_hash
@@ -159,7 +159,7 @@ pub async fn store_connection(
         .refresh_token
         .as_deref()
         .map(|t| secret_box.seal(REFRESH_TOKEN_CONTEXT, t.as_bytes()));
-    db.run(move |tx| {
+    db.write(move |tx| {
         let others = stripe_connections::connected_to_account(tx.conn, &token.stripe_user_id)?;
         if others.iter().any(|c| c.user_id != user_id) {
             return Err(ConnectError::AccountTaken {
@@ -205,7 +205,7 @@ pub async fn connection(
     db: &Database,
     user_id: i64,
 ) -> Result<Option<StripeConnection>, ConnectError> {
-    db.run(move |tx| Ok(stripe_connections::find_for_user(tx.conn, user_id)?))
+    db.read(move |conn| Ok(stripe_connections::find_for_user(conn, user_id)?))
         .await
 }
 
@@ -239,7 +239,7 @@ pub async fn disconnect(
         Disconnected::Revoked => REVOKED_BY_BUSINESS,
         Disconnected::AlreadyDisconnected => REVOKED_BY_STRIPE_ANSWER,
     };
-    db.run(move |tx| {
+    db.write(move |tx| {
         if stripe_connections::revoke(tx.conn, current.id, now, by)? {
             tx.publish(DomainEvent {
                 actor,
@@ -300,7 +300,7 @@ pub async fn process_event(
     event: Event,
 ) -> Result<EventOutcome, ConnectError> {
     let result = db
-        .run(move |tx| {
+        .write(move |tx| {
             if stripe_webhook_events::exists(tx.conn, &event.id)? {
                 return Ok(EventOutcome::Duplicate);
             }

@@ -170,9 +170,9 @@ impl std::fmt::Debug for PlatformCredentials {
 }
 
 pub async fn masked(db: &Database) -> Result<MaskedSettings, SettingsError> {
-    db.run(|tx| {
-        let row = stripe_settings::find(tx.conn)?;
-        let secrets = stripe_settings::webhook_secrets(tx.conn)?;
+    db.read(|conn| {
+        let row = stripe_settings::find(conn)?;
+        let secrets = stripe_settings::webhook_secrets(conn)?;
         Ok(MaskedSettings {
             secret_key_hint: row.as_ref().map(|r| r.secret_key_hint.clone()),
             publishable_key: row
@@ -197,8 +197,8 @@ pub async fn credentials(
     secret_box: &SecretBox,
 ) -> Result<Option<PlatformCredentials>, SettingsError> {
     let secret_box = secret_box.clone();
-    db.run(move |tx| {
-        let Some(row) = stripe_settings::find(tx.conn)? else {
+    db.read(move |conn| {
+        let Some(row) = stripe_settings::find(conn)? else {
             return Ok(None);
         };
         let open = |context: &str, sealed: &[u8]| {
@@ -207,7 +207,7 @@ pub async fn credentials(
                 .map_err(|_| SettingsError::Undecryptable)
         };
         let secret_key = SecretKey(open(SECRET_KEY_CONTEXT, &row.secret_key_sealed)?);
-        let webhook_secrets = stripe_settings::webhook_secrets(tx.conn)?
+        let webhook_secrets = stripe_settings::webhook_secrets(conn)?
             .iter()
             .map(|s| open(WEBHOOK_SECRET_CONTEXT, &s.secret_sealed))
             .collect::<Result<_, _>>()?;
@@ -241,7 +241,7 @@ pub async fn save(
         raw => Some(parse_webhook_secret(raw)?),
     };
     let secret_box = secret_box.clone();
-    db.run(move |tx| {
+    db.write(move |tx| {
         let existing = stripe_settings::find(tx.conn)?;
         let (sealed, hint, secret_mode) = match (&new_secret_key, &existing) {
             (Some(key), _) => (
@@ -313,7 +313,7 @@ pub async fn remove_webhook_secret(
     id: i64,
     actor: Actor,
 ) -> Result<bool, SettingsError> {
-    db.run(move |tx| {
+    db.write(move |tx| {
         let hint = stripe_settings::webhook_secrets(tx.conn)?
             .into_iter()
             .find(|s| s.id == id)

@@ -19,11 +19,15 @@ async fn a_business_signs_up_logs_out_logs_in_and_sees_the_dashboard_tabs() {
         .click("form[action='/signup'] button[type=submit]")
         .await;
 
-    let heading = c
-        .wait()
-        .for_element(Locator::Css("main h1"))
+    // Only the dashboard has the tabs: wait for them, not for the sign-up page's heading.
+    c.wait()
+        .for_element(Locator::Css("nav.tabs a.active"))
         .await
         .expect("dashboard");
+    let heading = c
+        .find(Locator::Css("main h1"))
+        .await
+        .expect("dashboard heading");
     assert_eq!(heading.text().await.expect("text"), "OAuth clients");
     let url = c.current_url().await.expect("url");
     assert!(url.path().ends_with("/dashboard/oauth/"), "{url}");

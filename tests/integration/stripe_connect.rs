@@ -59,11 +59,11 @@ async fn connect_redirects_to_stripe_with_every_parameter_and_a_hashed_single_us
     // Stored hashed, bound to the business, valid for 10 minutes.
     let db = app.state.db.clone();
     let rows = db
-        .run(move |tx| {
+        .read(move |conn| {
             Ok::<_, bridgekeeper::db::DbError>(
                 bridgekeeper::db::schema::stripe_connect_states::table
                     .select(stripe_connect_states::ConnectState::as_select())
-                    .load(tx.conn)?,
+                    .load(conn)?,
             )
         })
         .await
@@ -118,9 +118,9 @@ async fn approving_connects_the_account_and_the_tab_shows_it() {
     });
     let db = app.state.db.clone();
     let row = db
-        .run(move |tx| {
+        .read(move |conn| {
             Ok::<_, bridgekeeper::db::DbError>(
-                bridgekeeper::db::stripe_connections::connected_to_account(tx.conn, &account)?,
+                bridgekeeper::db::stripe_connections::connected_to_account(conn, &account)?,
             )
         })
         .await

@@ -24,8 +24,8 @@ async fn stored_events(app: &TestApp, account: &str) -> Vec<stripe_webhook_event
     let account = account.to_owned();
     app.state
         .db
-        .run(move |tx| {
-            Ok::<_, DbError>(stripe_webhook_events::for_account(tx.conn, &account, 100)?)
+        .read(move |conn| {
+            Ok::<_, DbError>(stripe_webhook_events::for_account(conn, &account, 100)?)
         })
         .await
         .expect("events")

@@ -28,8 +28,8 @@ async fn any_client_allows(state: &AppState, origin: String) -> bool {
     let like = origin.clone();
     state
         .db
-        .run(move |tx| {
-            Ok::<_, crate::db::DbError>(oauth_clients::with_cors_origin_like(tx.conn, &like)?)
+        .read(move |conn| {
+            Ok::<_, crate::db::DbError>(oauth_clients::with_cors_origin_like(conn, &like)?)
         })
         .await
         .map(|lists| {

@@ -363,7 +363,7 @@ async fn rotated_keys_stay_published_until_their_tokens_expire() {
     let new_kid = app
         .state
         .db
-        .run_write(move |tx| {
+        .write(move |tx| {
             let kid = keys::rotate(
                 tx.conn,
                 &secret_box,

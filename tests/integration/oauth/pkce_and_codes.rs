@@ -141,7 +141,7 @@ async fn r17_a_code_without_a_challenge_is_never_redeemed_with_a_verifier() {
     let (client_pk, user_id) = (client.pk, user.id);
     app.state
         .db
-        .run(move |tx| {
+        .write(move |tx| {
             let grant = oauth_grants::find_active(tx.conn, client_pk, user_id)?.expect("grant");
             oauth_authorization_codes::insert(
                 tx.conn,

@@ -140,14 +140,14 @@ async fn r33_credentials_are_unguessable_and_stored_only_as_hashes() {
     let (stored_by_raw, stored_by_hash, secret_hash) = app
         .state
         .db
-        .run({
+        .read({
             let hashed = app.state.credential_hasher.hash(&code);
             let client_id = client.client_id.clone();
-            move |tx| {
-                let by_raw = oauth_authorization_codes::find_by_hash(tx.conn, &raw_code)?.is_some();
-                let by_hash = oauth_authorization_codes::find_by_hash(tx.conn, &hashed)?.is_some();
+            move |conn| {
+                let by_raw = oauth_authorization_codes::find_by_hash(conn, &raw_code)?.is_some();
+                let by_hash = oauth_authorization_codes::find_by_hash(conn, &hashed)?.is_some();
                 let _ = client_id;
-                let clients = bridgekeeper::db::oauth_clients::list_all(tx.conn)?;
+                let clients = bridgekeeper::db::oauth_clients::list_all(conn)?;
                 let secret_hash = clients
                     .iter()
                     .find_map(|c| c.secret_hash.clone())

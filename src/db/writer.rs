@@ -1,0 +1,285 @@
+//! SQLite's single writer with group commit.
+//!
+//! SQLite lets one connection write at a time. Many connections taking turns pay for
+//! the lock (file locks, busy waits, `SQLITE_BUSY` on a stale snapshot) and for one WAL
+//! append per transaction. Instead, one thread owns the only writing connection: it
+//! takes the next use case from a queue, opens `BEGIN IMMEDIATE`, runs it in a
+//! savepoint, then runs every other use case already waiting, each in its own
+//! savepoint, and commits them together. A use case that fails is rolled back to its
+//! savepoint alone; the others are unaffected. Nobody hears of success before the
+//! commit that makes it durable.
+//!
+//! The use cases run one after another, so each sees the writes of those before it
+//! (serial execution), and none can race another.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use diesel::connection::SimpleConnection;
+use tokio::sync::oneshot;
+
+use super::{DbConnection, DbError, Tx};
+use crate::events::EventBus;
+
+/// The most use cases one commit carries; bounds the latency a batch adds.
+const MAX_BATCH: usize = 128;
+
+/// A handle to the writer thread; clones share it. The thread ends when the last
+/// handle is dropped.
+#[derive(Clone)]
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    pub(super) fn start(conn: DbConnection, bus: Arc<EventBus>) -> Result<Self, DbError> {
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || serve(conn, &queue, &bus))
+            .map_err(|e| DbError::Task(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self { jobs })
+    }
+
+    pub(super) async fn submit<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let answer = self.enqueue(use_case)?;
+        answer.await.unwrap_or_else(|_| Err(abandoned()))
+    }
+
+    pub(super) fn submit_blocking<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let answer = self.enqueue(use_case)?;
+        answer.blocking_recv().unwrap_or_else(|_| Err(abandoned()))
+    }
+
+    fn enqueue<T, E, F>(&self, use_case: F) -> Result<oneshot::Receiver<Result<T, E>>, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending {
+            use_case: Some(use_case),
+            outcome: None,
+            reply,
+            span: tracing::Span::current(),
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| E::from(DbError::Task("the SQLite writer has stopped".into())))?;
+        Ok(answer)
+    }
+}
+
+/// The answer channel closed without an answer: the use case panicked.
+fn abandoned<E: From<DbError>>() -> E {
+    E::from(DbError::Task("the use case panicked".into()))
+}
+
+/// One queued use case, type-erased for the queue.
+trait Job: Send {
+    /// Runs the use case (and the subscribers of its events) on the writer's
+    /// connection; true when its changes are to be kept.
+    fn run(&mut self, conn: &mut DbConnection, bus: &EventBus) -> bool;
+
+    /// Sends the answer once the transaction's fate is known.
+    fn finish(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct Pending<F, T, E> {
+    use_case: Option<F>,
+    outcome: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
+    /// The caller's tracing span, so the use case logs where the request does.
+    span: tracing::Span,
+}
+
+impl<F, T, E> Job for Pending<F, T, E>
+where
+    F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send,
+    T: Send,
+    E: From<DbError> + Send,
+{
+    fn run(&mut self, conn: &mut DbConnection, bus: &EventBus) -> bool {
+        let Some(use_case) = self.use_case.take() else {
+            return false;
+        };
+        let outcome = self
+            .span
+            .in_scope(|| Tx::run_use_case(conn, bus, use_case));
+        let keep = outcome.is_ok();
+        self.outcome = Some(outcome);
+        keep
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        let answer = match (self.outcome, commit) {
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (Some(Ok(_)), Err(cause)) => Err(E::from(DbError::Commit(cause))),
+            (Some(Err(error)), _) => Err(error),
+            (None, _) => Err(abandoned()),
+        };
+        // The caller may have gone away (a dropped request); nothing to tell then.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// The writer thread: one batch per turn until every handle is gone.
+fn serve(mut conn: DbConnection, queue: &mpsc::Receiver<Box<dyn Job>>, bus: &EventBus) {
+    while let Ok(first) = queue.recv() {
+        if let Err(e) = conn.batch_execute("BEGIN IMMEDIATE") {
+            first.finish(Err(e.to_string()));
+            continue;
+        }
+        let mut batch: Vec<Box<dyn Job>> = Vec::new();
+        let mut lost: Option<String> = None;
+        let mut next = Some(first);
+        while let Some(mut job) = next.take() {
+            if let Err(cause) = run_in_savepoint(&mut conn, job.as_mut(), bus) {
+                // Only when SQLite itself rolled the whole transaction back (an I/O
+                // error, a full disk): every job of the batch shares that fate.
+                lost = Some(cause);
+                batch.push(job);
+                break;
+            }
+            batch.push(job);
+            if batch.len() < MAX_BATCH {
+                next = queue.try_recv().ok();
+            }
+        }
+        let commit = match lost {
+            Some(cause) => Err(cause),
+            None => conn.batch_execute("COMMIT").map_err(|e| e.to_string()),
+        };
+        if commit.is_err() {
+            let _ = conn.batch_execute("ROLLBACK");
+            tracing::error!(error = ?commit, jobs = batch.len(), "a group of writes could not commit");
+        }
+        for job in batch {
+            job.finish(commit.clone());
+        }
+    }
+}
+
+/// Runs one job in its own savepoint: released when the job succeeded, rolled back
+/// (the job alone) when it failed or panicked. `Err` means the enclosing transaction
+/// is gone.
+fn run_in_savepoint(
+    conn: &mut DbConnection,
+    job: &mut dyn Job,
+    bus: &EventBus,
+) -> Result<(), String> {
+    conn.batch_execute("SAVEPOINT use_case")
+        .map_err(|e| e.to_string())?;
+    let keep = catch_unwind(AssertUnwindSafe(|| job.run(conn, bus))).unwrap_or_else(|_| {
+        tracing::error!("a use case panicked in the SQLite writer; it was rolled back");
+        false
+    });
+    let end = if keep {
+        "RELEASE use_case"
+    } else {
+        "ROLLBACK TO use_case; RELEASE use_case"
+    };
+    conn.batch_execute(end).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Barrier};
+
+    use diesel::prelude::*;
+
+    use crate::db::schema::auth_failures;
+    use crate::db::{Database, DatabaseUrl, DbError};
+    use crate::events::EventBus;
+
+    fn database() -> (Database, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = DatabaseUrl::Sqlite(dir.path().join("writer.db").display().to_string());
+        (
+            Database::connect(&url, 2, EventBus::new()).expect("database"),
+            dir,
+        )
+    }
+
+    fn insert_row(conn: &mut crate::db::DbConnection, subject: &str) -> QueryResult<()> {
+        crate::db::auth_failures::record(conn, "test", subject, 0)
+    }
+
+    fn subjects(db: &Database) -> Vec<String> {
+        db.read_blocking(|conn| {
+            Ok::<_, DbError>(
+                auth_failures::table
+                    .select(auth_failures::subject)
+                    .order(auth_failures::subject.asc())
+                    .load(conn)?,
+            )
+        })
+        .expect("rows")
+    }
+
+    #[test]
+    fn a_failing_use_case_rolls_back_alone_while_others_in_flight_commit() {
+        let (db, _dir) = database();
+        let start = Arc::new(Barrier::new(12));
+        let writers: Vec<_> = (0..12)
+            .map(|i| {
+                let (db, start) = (db.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    db.write_blocking(move |tx| {
+                        insert_row(tx.conn, &format!("s{i:02}"))?;
+                        if i % 3 == 0 {
+                            return Err(DbError::Task(format!("use case {i} refuses")));
+                        }
+                        Ok(i)
+                    })
+                })
+            })
+            .collect();
+        let outcomes: Vec<_> = writers
+            .into_iter()
+            .map(|w| w.join().expect("thread"))
+            .collect();
+        for (i, outcome) in outcomes.iter().enumerate() {
+            assert_eq!(outcome.is_ok(), i % 3 != 0, "use case {i}: {outcome:?}");
+        }
+        let expected: Vec<String> = (0..12)
+            .filter(|i| i % 3 != 0)
+            .map(|i| format!("s{i:02}"))
+            .collect();
+        assert_eq!(subjects(&db), expected);
+    }
+
+    #[test]
+    fn a_panicking_use_case_is_an_error_and_the_writer_goes_on() {
+        let (db, _dir) = database();
+        let panicked: Result<(), DbError> = db.write_blocking(|tx| {
+            insert_row(tx.conn, "lost")?;
+            panic!("a bug in a use case");
+        });
+        assert!(matches!(panicked, Err(DbError::Task(_))), "{panicked:?}");
+        db.write_blocking(|tx| Ok::<_, DbError>(insert_row(tx.conn, "kept")?))
+            .expect("the next use case runs");
+        assert_eq!(subjects(&db), vec!["kept".to_owned()]);
+    }
+
+    #[test]
+    fn readers_cannot_write() {
+        let (db, _dir) = database();
+        let outcome = db.read_blocking(|conn| Ok::<_, DbError>(insert_row(conn, "nope")?));
+        assert!(outcome.is_err(), "a read-only connection refused the insert");
+        assert!(subjects(&db).is_empty());
+    }
+}
