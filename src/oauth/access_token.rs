@@ -2,8 +2,14 @@
 //! client_id, scope, jti, iat, exp. Expiry is checked against our clock, not the
 //! wall clock, so tests can move time.
 
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
+
+use crate::crypto::sha256;
 
 use super::error::OAuthError;
 use super::keys::KeyRing;
@@ -27,6 +33,7 @@ pub fn audience(issuer: &str) -> String {
     format!("{issuer}/api/")
 }
 
+/// The compact JWS (RFC 7515 §7.1) of `claims`, signed with the current key.
 pub fn sign(keys: &KeyRing, claims: &Claims) -> Result<String, OAuthError> {
     let signing = keys
         .signing_key()
@@ -34,8 +41,19 @@ pub fn sign(keys: &KeyRing, claims: &Claims) -> Result<String, OAuthError> {
     let mut header = Header::new(signing.algorithm);
     header.typ = Some(JWT_TYPE.to_owned());
     header.kid = Some(signing.kid.clone());
-    jsonwebtoken::encode(&header, claims, &signing.key)
-        .map_err(|e| OAuthError::ServerError(format!("signing failed: {e}")))
+    let mut token = base64url_json(&header)?;
+    token.push('.');
+    token.push_str(&base64url_json(claims)?);
+    let signature = signing.sign(token.as_bytes());
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    Ok(token)
+}
+
+fn base64url_json(value: &impl Serialize) -> Result<String, OAuthError> {
+    serde_json::to_vec(value)
+        .map(|json| URL_SAFE_NO_PAD.encode(json))
+        .map_err(|e| OAuthError::ServerError(format!("cannot encode the token: {e}")))
 }
 
 /// Why a presented token is not acceptable (worded for `error_description`).
@@ -51,6 +69,47 @@ pub enum TokenRejected {
     WrongAudience,
     #[error("the access token has been revoked")]
     Revoked,
+}
+
+/// Tokens whose signature this instance has already checked, by the SHA-256 of the
+/// whole token. A client presents the same access token on every call until it
+/// expires; a signature check (an elliptic-curve verification) is then paid once, not
+/// per request. Only successful verifications are remembered, and expiry is still
+/// checked against the clock on every hit. This is a memo of a pure function, not a
+/// decision: revocation is checked in the database on every request regardless.
+pub struct VerifiedTokens {
+    cache: quick_cache::sync::Cache<[u8; 32], Arc<Claims>>,
+}
+
+impl VerifiedTokens {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            cache: quick_cache::sync::Cache::new(capacity),
+        }
+    }
+
+    /// Like [`verify`], remembering success.
+    pub fn verify(
+        &self,
+        keys: &KeyRing,
+        token: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Arc<Claims>, TokenRejected> {
+        let digest = sha256(token.as_bytes());
+        let claims = match self.cache.get(&digest) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(verify(keys, token, issuer, now)?);
+                self.cache.insert(digest, claims.clone());
+                claims
+            }
+        };
+        if claims.exp <= now {
+            return Err(TokenRejected::Expired);
+        }
+        Ok(claims)
+    }
 }
 
 /// The `kid` of a token's header, without verifying anything.

@@ -26,7 +26,7 @@ fn inactive() -> Value {
 /// What the presented token turned out to be, before the database is asked.
 enum Presented {
     /// A JWT we signed, not expired.
-    AccessToken(Box<Claims>),
+    AccessToken(Arc<Claims>),
     /// A JWT that does not verify, or has expired.
     DeadAccessToken,
     /// Anything else: perhaps a refresh token.
@@ -43,7 +43,7 @@ pub async fn introspect(
 ) -> Result<Value, OAuthError> {
     let candidate = if token.matches('.').count() == 2 {
         match resource::verify_jwt(db, &ctx, &token, now).await {
-            Ok(claims) => Presented::AccessToken(Box::new(claims)),
+            Ok(claims) => Presented::AccessToken(claims),
             Err(BearerError::Rejected(_)) => Presented::DeadAccessToken,
             Err(BearerError::Db(e)) => return Err(e.into()),
         }
@@ -66,7 +66,7 @@ pub async fn introspect(
                 Err(failure) => return Ok(Err((failure.error, failure.count_failure))),
             };
             let answer = match candidate {
-                Presented::AccessToken(claims) => access_token(conn, &caller, *claims)?,
+                Presented::AccessToken(claims) => access_token(conn, &caller, &claims)?,
                 Presented::DeadAccessToken => inactive(),
                 Presented::Opaque(hash) => refresh_token(conn, &run_ctx, &caller, &hash, now)?,
             };
@@ -87,7 +87,7 @@ pub async fn introspect(
 fn access_token(
     conn: &mut DbConnection,
     caller: &Client,
-    claims: Claims,
+    claims: &Claims,
 ) -> Result<Value, OAuthError> {
     let Some((row, grant_state)) =
         oauth_access_tokens::find_by_jti_with_grant_state(conn, &claims.jti)?

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::json;
 
 use crate::config::SigningAlgorithm;
@@ -123,10 +123,60 @@ pub fn rotate(
     Ok(kid)
 }
 
+/// The key that signs new access tokens, parsed once when the keys are loaded (a
+/// JWT library that re-reads a PKCS#8 document per signature pays a second scalar
+/// multiplication every time).
 pub struct SigningKey {
     pub kid: String,
     pub algorithm: Algorithm,
-    pub key: EncodingKey,
+    signer: Signer,
+}
+
+enum Signer {
+    Ed25519(ed25519_dalek::SigningKey),
+    Es256(p256::ecdsa::SigningKey),
+}
+
+impl SigningKey {
+    fn from_pkcs8(kid: String, algorithm: Algorithm, der: &[u8]) -> Result<Self, KeyError> {
+        let signer = match algorithm {
+            Algorithm::EdDSA => {
+                use ed25519_dalek::pkcs8::DecodePrivateKey;
+                Signer::Ed25519(
+                    ed25519_dalek::SigningKey::from_pkcs8_der(der)
+                        .map_err(|e| KeyError::Key(e.to_string()))?,
+                )
+            }
+            _ => {
+                use p256::pkcs8::DecodePrivateKey;
+                Signer::Es256(
+                    p256::ecdsa::SigningKey::from_pkcs8_der(der)
+                        .map_err(|e| KeyError::Key(e.to_string()))?,
+                )
+            }
+        };
+        Ok(Self {
+            kid,
+            algorithm,
+            signer,
+        })
+    }
+
+    /// The JWS signature of `signing_input` (RFC 7515 §5.1; for ES256 the fixed-size
+    /// `R || S` form of RFC 7518 §3.4).
+    pub fn sign(&self, signing_input: &[u8]) -> Vec<u8> {
+        match &self.signer {
+            Signer::Ed25519(key) => {
+                use ed25519_dalek::Signer as _;
+                key.sign(signing_input).to_bytes().to_vec()
+            }
+            Signer::Es256(key) => {
+                use p256::ecdsa::signature::Signer as _;
+                let signature: p256::ecdsa::Signature = key.sign(signing_input);
+                signature.to_bytes().to_vec()
+            }
+        }
+    }
 }
 
 struct VerifyingKey {
@@ -220,15 +270,11 @@ impl KeyRing {
                 .open(SEAL_CONTEXT, &row.private_key_sealed)
                 .map_err(|e| KeyError::Key(e.to_string()))?;
             let algorithm = algorithm_for(&row.algorithm);
-            let key = match algorithm {
-                Algorithm::EdDSA => EncodingKey::from_ed_der(&der),
-                _ => EncodingKey::from_ec_der(&der),
-            };
-            set.signing = Some(Arc::new(SigningKey {
-                kid: row.kid.clone(),
+            set.signing = Some(Arc::new(SigningKey::from_pkcs8(
+                row.kid.clone(),
                 algorithm,
-                key,
-            }));
+                &der,
+            )?));
         }
         set.jwks = json!({ "keys": jwks });
         let mut guard = match self.keys.write() {
@@ -306,5 +352,41 @@ fn public_parts(
             Ok((Algorithm::ES256, jwk, decoding))
         }
         other => Err(format!("unknown algorithm {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_with_an_independent_jwt_library() {
+        for alg in [SigningAlgorithm::EdDsa, SigningAlgorithm::Es256] {
+            let (der, public_key) = generate(alg).expect("a new key pair");
+            let row = OAuthSigningKey {
+                id: 1,
+                kid: "k1".into(),
+                algorithm: algorithm_name(alg).into(),
+                private_key_sealed: Vec::new(),
+                public_key,
+                created_at: 0,
+                retired_at: None,
+            };
+            let (algorithm, _jwk, decoding) = public_parts(&row).expect("public parts");
+            let signing =
+                SigningKey::from_pkcs8("k1".into(), algorithm, &der).expect("private key parses");
+            let message = b"eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0";
+            let signature = b64(&signing.sign(message));
+            assert!(
+                jsonwebtoken::crypto::verify(&signature, message, &decoding, algorithm)
+                    .expect("verifiable"),
+                "{alg:?}"
+            );
+            assert!(
+                !jsonwebtoken::crypto::verify(&signature, b"another message", &decoding, algorithm)
+                    .expect("verifiable"),
+                "{alg:?}"
+            );
+        }
     }
 }

@@ -50,7 +50,12 @@ pub struct OAuthContext {
     pub throttle_window_seconds: i64,
     pub hasher: CredentialHasher,
     pub keys: keys::KeyRing,
+    /// Access tokens whose signature was already checked (see the type).
+    pub verified_tokens: access_token::VerifiedTokens,
 }
+
+/// How many verified access tokens an instance remembers (a few MiB at most).
+const VERIFIED_TOKENS_REMEMBERED: usize = 10_000;
 
 impl OAuthContext {
     pub fn new(settings: &Settings, hasher: CredentialHasher, secret_box: SecretBox) -> Arc<Self> {
@@ -60,6 +65,7 @@ impl OAuthContext {
             throttle_window_seconds: settings.login_throttle.window_seconds,
             hasher,
             keys: keys::KeyRing::new(secret_box, settings.oauth.signing_algorithm),
+            verified_tokens: access_token::VerifiedTokens::new(VERIFIED_TOKENS_REMEMBERED),
         })
     }
 }

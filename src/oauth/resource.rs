@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::db::{oauth_access_tokens, oauth_clients, Database, DbError};
 
-use super::access_token::{self, Claims, TokenRejected};
+use super::access_token::{Claims, TokenRejected};
 use super::scope::ScopeSet;
 use super::OAuthContext;
 
@@ -23,7 +23,7 @@ pub struct AccessGrant {
     pub user_id: Option<i64>,
     pub client_id: String,
     pub scope: ScopeSet,
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +41,9 @@ pub async fn verify_jwt(
     ctx: &Arc<OAuthContext>,
     token: &str,
     now: i64,
-) -> Result<Claims, BearerError> {
-    match access_token::verify(&ctx.keys, token, &ctx.issuer, now) {
+) -> Result<Arc<Claims>, BearerError> {
+    let verify = || ctx.verified_tokens.verify(&ctx.keys, token, &ctx.issuer, now);
+    match verify() {
         Err(TokenRejected::UnknownKey(_))
             if ctx.keys.loaded_at() + RELOAD_ON_MISS_SECONDS <= now =>
         {
@@ -54,7 +55,7 @@ pub async fn verify_jwt(
                     .map_err(|e| DbError::Task(e.to_string()))
             })
             .await?;
-            Ok(access_token::verify(&ctx.keys, token, &ctx.issuer, now)?)
+            Ok(verify()?)
         }
         other => Ok(other?),
     }
