@@ -5,6 +5,7 @@ mod support;
 
 mod accounts;
 mod admin;
+mod api_cors;
 mod browser;
 mod customers;
 mod oauth;

@@ -1,6 +1,7 @@
 //! CORS for the token and revocation endpoints: only origins a client registered, and
 //! on the actual response only the requesting client's own origins. The authorization
-//! endpoint never answers CORS (R8).
+//! endpoint never answers CORS (R8). `/api/` uses the same registered origins
+//! ([`crate::web::middleware::api_cors`]).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -24,7 +25,8 @@ pub fn allow(response: &mut HttpResponse, origin: &str) {
     }
 }
 
-async fn any_client_allows(state: &AppState, origin: String) -> bool {
+/// Whether some client registered `origin` as a CORS origin.
+pub async fn any_client_allows(state: &AppState, origin: String) -> bool {
     let like = origin.clone();
     state
         .db
