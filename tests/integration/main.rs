@@ -8,6 +8,7 @@ mod admin;
 mod api_cors;
 mod browser;
 mod customers;
+mod docs;
 mod guide;
 mod oauth;
 mod startup;
