@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -77,37 +77,20 @@ pub async fn api_cors(
     if preflight {
         let mut response = HttpResponse::NoContent().finish();
         if allowed {
-            let headers = response.headers_mut();
-            allow_api_origin(headers, origin);
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST, DELETE"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Authorization, Content-Type"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
+            cors::allow_preflight(response.headers_mut(), origin, "GET, POST, DELETE");
         }
         return Ok(req.into_response(response).map_into_right_body());
     }
     let mut response = next.call(req).await?;
     if allowed {
-        allow_api_origin(response.headers_mut(), origin);
+        let headers = response.headers_mut();
+        cors::allow(headers, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate, Retry-After"),
+        );
     }
     Ok(response.map_into_left_body())
-}
-
-fn allow_api_origin(headers: &mut HeaderMap, origin: HeaderValue) {
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("WWW-Authenticate, Retry-After"),
-    );
 }
 
 /// 404 for unknown paths: JSON for programs (`/api/`, `/o/`), a page for people.

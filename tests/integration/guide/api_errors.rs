@@ -31,27 +31,37 @@ fn table(heading: &str) -> BTreeSet<(u16, String)> {
         .collect()
 }
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, String) {
-    let mut request = reqwest::Client::new().request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
+/// Calls the API and keeps the (status, `error`) of each answer.
+struct Caller<'a> {
+    app: &'a TestApp,
+    seen: BTreeSet<(u16, String)>,
+}
+
+impl Caller<'_> {
+    async fn call(&mut self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) {
+        let mut request = reqwest::Client::new().request(method, self.app.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("a JSON error");
+        let code = body["error"].as_str().expect("an error code").to_owned();
+        self.seen.insert((status, code));
     }
-    if let Some(body) = body {
-        request = request.json(&body);
+
+    async fn get(&mut self, path: &str, token: Option<&str>) {
+        self.call(Method::GET, path, token, None).await;
     }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.expect("a JSON error");
-    (
-        status,
-        body["error"].as_str().expect("an error code").to_owned(),
-    )
+
+    async fn record(&mut self, token: &str, customer_id: &str) {
+        let body = json!({ "customer_id": customer_id });
+        self.call(Method::POST, "/api/customers/", Some(token), Some(body))
+            .await;
+    }
 }
 
 async fn token(app: &TestApp, client_id: &str, scope: &str) -> String {
@@ -73,129 +83,39 @@ async fn every_api_error_in_the_guide_is_answered_with_its_status_and_no_other()
     let client = public_client(&app, &owner, crate::oauth::SPA_REDIRECT, None).await;
     let write = token(&app, &client.client_id, "customers:read customers:write").await;
     let read = token(&app, &client.client_id, "customers:read").await;
-    let record = |id: &str| Some(json!({ "customer_id": id }));
-    let post = Method::POST;
-    let mut seen = BTreeSet::new();
-    let mut see = |answer: (u16, String)| seen.insert(answer);
+    let mut api = Caller {
+        app: &app,
+        seen: BTreeSet::new(),
+    };
 
-    see(call(&app, Method::GET, "/api/customers/", None, None).await);
-    see(call(
-        &app,
-        Method::GET,
-        "/api/customers/",
-        Some("not-a-token"),
-        None,
-    )
-    .await);
-    see(call(
-        &app,
-        Method::GET,
-        &format!("/api/customers/?access_token={write}"),
-        None,
-        None,
-    )
-    .await);
-    see(call(
-        &app,
-        post.clone(),
-        "/api/customers/",
-        Some(&read),
-        record(&alice),
-    )
-    .await);
-    see(call(
-        &app,
-        post.clone(),
-        "/api/customers/",
-        Some(&write),
-        record("sub_1"),
-    )
-    .await);
-    see(call(
-        &app,
-        post.clone(),
-        "/api/customers/",
-        Some(&write),
-        record("cus_nosuchone"),
-    )
-    .await);
-    see(call(
-        &app,
-        Method::GET,
-        &format!("/api/customers/{alice}/"),
-        Some(&write),
-        None,
-    )
-    .await);
-    see(call(&app, Method::GET, "/api/nothing/", Some(&write), None).await);
+    api.get("/api/customers/", None).await; // 401 unauthorized
+    api.get("/api/customers/", Some("not-a-token")).await; // 401 invalid_token
+    api.get(&format!("/api/customers/?access_token={write}"), None)
+        .await; // 401 invalid_request
+    api.record(&read, &alice).await; // 403 insufficient_scope
+    api.record(&write, "sub_1").await; // 400 invalid_request
+    api.record(&write, "cus_nosuchone").await; // 404 customer_not_found
+    api.get(&format!("/api/customers/{alice}/"), Some(&write))
+        .await; // 404 customer_not_recorded
+    api.get("/api/nothing/", Some(&write)).await; // 404 not_found
     let frank = customer_named(&app, &account, "Frank Deleted");
-    see(call(
-        &app,
-        post.clone(),
-        "/api/customers/",
-        Some(&write),
-        record(&frank),
-    )
-    .await);
+    api.record(&write, &frank).await; // 410 customer_deleted
 
-    app.emulator()
-        .inject(Fault::status("/v1/customers", 400, None));
-    see(call(
-        &app,
-        post.clone(),
-        "/api/customers/",
-        Some(&write),
-        record(&alice),
-    )
-    .await);
-    app.emulator()
-        .inject(Fault::status("/v1/customers", 503, Some(true)));
-    see(call(
-        &app,
-        post.clone(),
-        "/api/customers/",
-        Some(&write),
-        record(&alice),
-    )
-    .await);
-    app.emulator().inject(Fault::on(
-        "/v1/customers",
-        FaultAction::Delay(std::time::Duration::from_secs(3)),
-    ));
-    see(call(
-        &app,
-        post.clone(),
-        "/api/customers/",
-        Some(&write),
-        record(&alice),
-    )
-    .await);
-
-    app.emulator().inspect(|model| {
-        model
-            .accounts
-            .get_mut(&account)
-            .expect("account")
-            .has_portal_config = false
+    let stripe = app.emulator();
+    stripe.inject(Fault::status("/v1/customers", 400, None));
+    api.record(&write, &alice).await; // 502 stripe_error
+    stripe.inject(Fault::status("/v1/customers", 503, Some(true)));
+    api.record(&write, &alice).await; // 503 stripe_unavailable
+    let slow = FaultAction::Delay(std::time::Duration::from_secs(3));
+    stripe.inject(Fault::on("/v1/customers", slow));
+    api.record(&write, &alice).await; // 504 stripe_timeout
+    stripe.inspect(|model| {
+        let connected = model.accounts.get_mut(&account).expect("account");
+        connected.has_portal_config = false;
     });
-    see(call(
-        &app,
-        post.clone(),
-        "/api/customers/",
-        Some(&write),
-        record(&alice),
-    )
-    .await);
-
-    assert!(app.emulator().revoke_from_dashboard(&account).await);
-    see(call(
-        &app,
-        post.clone(),
-        "/api/customers/",
-        Some(&write),
-        record(&alice),
-    )
-    .await);
+    api.record(&write, &alice).await; // 409 portal_not_configured
+    assert!(stripe.revoke_from_dashboard(&account).await);
+    api.record(&write, &alice).await; // 409 stripe_not_connected
 
     // A database that lost a table: the server's own failure, without details.
     app.state
@@ -206,9 +126,12 @@ async fn every_api_error_in_the_guide_is_answered_with_its_status_and_no_other()
         })
         .await
         .expect("drop a table");
-    see(call(&app, Method::GET, "/api/customers/", Some(&write), None).await);
+    api.get("/api/customers/", Some(&write)).await; // 500 internal_error
 
     let mut documented = table("### Bearer tokens at `/api/`");
     documented.extend(table("### Customers API errors"));
-    assert_eq!(seen, documented, "provoked vs. documented (status, error)");
+    assert_eq!(
+        api.seen, documented,
+        "provoked vs. documented (status, error)"
+    );
 }

@@ -18,10 +18,11 @@ use bridgekeeper::accounts::User;
 use bridgekeeper::oauth::client::Client;
 use bridgekeeper::oauth::registration::ClientForm;
 use reqwest::StatusCode;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use url::Url;
 
+pub use crate::customers::customer_named;
 use crate::oauth::{decide, register};
 use crate::support::{location, TestApp};
 
@@ -193,17 +194,6 @@ pub async fn business_with_stripe(app: &TestApp) -> (User, String, String) {
     (owner, account, alice)
 }
 
-pub fn customer_named(app: &TestApp, account: &str, name: &str) -> String {
-    app.emulator().inspect(|model| {
-        model.accounts[account]
-            .customers
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| c.id.clone())
-            .unwrap_or_else(|| panic!("no seeded customer {name}"))
-    })
-}
-
 /// The person at the browser (the logged-in `app.client`): opens the authorization URL
 /// a program printed, allows access, and returns the address they are sent back to.
 pub async fn person_allows(app: &TestApp, authorize_url: &str) -> String {
@@ -268,9 +258,12 @@ impl Running {
                 .unwrap_or_else(|_| panic!("no line starting with {prefix} in:\n{}", self.seen))
                 .expect("read output");
             let Some(line) = line else {
-                let output = self.child.wait().await;
+                let mut stderr = String::new();
+                if let Some(mut pipe) = self.child.stderr.take() {
+                    let _ = pipe.read_to_string(&mut stderr).await;
+                }
                 panic!(
-                    "the example ended ({output:?}) without printing {prefix}:\n{}",
+                    "the example ended without printing {prefix}:\n{}\nstderr:\n{stderr}",
                     self.seen
                 );
             };
