@@ -284,6 +284,7 @@ fn run(
             .wrap(sessions)
             .wrap(web::middleware::security_headers())
             .wrap(Compress::default())
+            .wrap(from_fn(web::middleware::api_cors))
             .wrap(from_fn(web::middleware::log_requests))
             .configure(web::configure)
             .default_service(actix_web::web::to(web::middleware::not_found))

@@ -1,16 +1,19 @@
 //! Cross-cutting HTTP behaviour: security headers on every response, one log line per
-//! request (path only: query strings can carry codes and states), and the fallback
-//! for unknown paths.
+//! request (path only: query strings can carry codes and states), CORS for `/api/`, and
+//! the fallback for unknown paths.
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::{DefaultHeaders, Next};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use crate::web::error::PageError;
+use crate::web::oauth::cors;
+use crate::web::AppState;
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
@@ -43,6 +46,51 @@ pub async fn log_requests(
         tracing::info!(%method, %path, status, elapsed_ms, "request");
     }
     Ok(response)
+}
+
+/// CORS for `/api/`: a single-page app calls the API from its own origin with a bearer
+/// token. An origin that some client registered gets its preflight answered and may read
+/// the answers, including the `WWW-Authenticate` and `Retry-After` headers its error
+/// handling needs. Credentials (cookies) are never allowed across origins, so a page
+/// elsewhere gains nothing from a person's session; the bearer token is the credential.
+pub async fn api_cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let origin = match req.headers().get(header::ORIGIN) {
+        Some(origin) if req.path().starts_with("/api/") => origin.clone(),
+        _ => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+    };
+    let allowed = match (req.app_data::<web::Data<AppState>>(), origin.to_str()) {
+        (Some(state), Ok(name)) => cors::any_client_allows(state, name.to_owned()).await,
+        _ => false,
+    };
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if preflight {
+        let mut response = HttpResponse::NoContent().finish();
+        if allowed {
+            cors::allow_preflight(response.headers_mut(), origin, "GET, POST, DELETE");
+        }
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    let mut response = next.call(req).await?;
+    if allowed {
+        let headers = response.headers_mut();
+        cors::allow(headers, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate, Retry-After"),
+        );
+    }
+    Ok(response.map_into_left_body())
 }
 
 /// 404 for unknown paths: JSON for programs (`/api/`, `/o/`), a page for people.

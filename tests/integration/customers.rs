@@ -31,7 +31,7 @@ async fn business_with_alice(app: &TestApp) -> (Connected, String) {
 }
 
 /// The emulator's customer id for a seeded customer's name.
-fn customer_named(app: &TestApp, account: &str, name: &str) -> String {
+pub fn customer_named(app: &TestApp, account: &str, name: &str) -> String {
     app.emulator().inspect(|model| {
         model.accounts[account]
             .customers

@@ -5,8 +5,11 @@ mod support;
 
 mod accounts;
 mod admin;
+mod api_cors;
 mod browser;
 mod customers;
+mod docs;
+mod guide;
 mod oauth;
 mod startup;
 mod stripe_browser;

@@ -1,8 +1,9 @@
 //! CORS for the token and revocation endpoints: only origins a client registered, and
 //! on the actual response only the requesting client's own origins. The authorization
-//! endpoint never answers CORS (R8).
+//! endpoint never answers CORS (R8). `/api/` uses the same registered origins
+//! ([`crate::web::middleware::api_cors`]).
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::db::oauth_clients;
@@ -16,15 +17,31 @@ pub fn origin(req: &HttpRequest) -> Option<String> {
 }
 
 /// Adds `Access-Control-Allow-Origin` for `origin` (already checked by the caller).
-pub fn allow(response: &mut HttpResponse, origin: &str) {
-    if let Ok(value) = HeaderValue::from_str(origin) {
-        let headers = response.headers_mut();
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-    }
+pub fn allow(headers: &mut HeaderMap, origin: HeaderValue) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
 }
 
-async fn any_client_allows(state: &AppState, origin: String) -> bool {
+/// A preflight's answer for an allowed origin: `methods` with the two request headers
+/// clients send, cached for ten minutes.
+pub fn allow_preflight(headers: &mut HeaderMap, origin: HeaderValue, methods: &'static str) {
+    allow(headers, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(methods),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, Content-Type"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+}
+
+/// Whether some client registered `origin` as a CORS origin.
+pub async fn any_client_allows(state: &AppState, origin: String) -> bool {
     let like = origin.clone();
     state
         .db
@@ -45,20 +62,9 @@ pub async fn preflight(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
     let mut response = HttpResponse::NoContent().finish();
     if let Some(origin) = origin(&req) {
         if any_client_allows(&state, origin.clone()).await {
-            allow(&mut response, &origin);
-            let headers = response.headers_mut();
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("POST"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Authorization, Content-Type"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
+            if let Ok(value) = HeaderValue::from_str(&origin) {
+                allow_preflight(response.headers_mut(), value, "POST");
+            }
         }
     }
     response
@@ -85,7 +91,7 @@ pub async fn for_client(
             .is_some_and(|c| c.allows_origin(&origin)),
         (None, None) => false,
     };
-    if allowed {
-        allow(response, &origin);
+    if let (true, Ok(value)) = (allowed, HeaderValue::from_str(&origin)) {
+        allow(response.headers_mut(), value);
     }
 }

@@ -2,7 +2,7 @@
 //! and without its trailing slash.
 
 mod authorize;
-mod cors;
+pub(crate) mod cors;
 mod discovery;
 mod error;
 mod introspect;
