@@ -481,6 +481,27 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_is_built_to_keep_prepared_statements() {
+        // See .cargo/config.toml: without a stable query plan, statements with a bound
+        // LIMIT are re-prepared on every execution.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = DatabaseUrl::Sqlite(dir.path().join("options.db").display().to_string());
+        let mut conn = ConnectionManager::new(url).connect().expect("connection");
+        #[derive(QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
+            .load(&mut conn)
+            .expect("compile options");
+        assert!(
+            options.iter().any(|o| o.compile_options == "ENABLE_QPSG"),
+            "SQLite was built without SQLITE_ENABLE_QPSG"
+        );
+    }
+
+    #[test]
     fn migration_sets_match_in_name_and_count() {
         use std::collections::BTreeSet;
         let names = |dir: &str| -> BTreeSet<String> {
