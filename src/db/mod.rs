@@ -17,6 +17,7 @@ macro_rules! on_each_backend {
     };
 }
 
+mod control;
 pub mod audit_events;
 pub mod auth_failures;
 pub mod customer_subscriptions;
@@ -287,9 +288,13 @@ impl<'a> Tx<'a> {
 
 /// The entry point of every use case.
 ///
-/// - [`Database::read`]: reads only. On SQLite the closure sees one snapshot on a
-///   connection opened with `query_only`, so a write there fails loudly; on PostgreSQL
-///   each statement reads committed data (no transaction, no extra round trips).
+/// - [`Database::read`]: reads only. On SQLite the closure runs on the calling thread
+///   (a WAL reader never waits for the writer, and a few indexed lookups cost less
+///   than handing them to another thread and back) and sees one snapshot, on a
+///   connection opened with `query_only`, so a write there fails loudly. On PostgreSQL
+///   it runs on the blocking pool (a network round trip must not stall the event
+///   loop) and each statement reads committed data (no transaction, no extra round
+///   trips).
 /// - [`Database::write`]: one transaction that may read and write. On SQLite every
 ///   write goes to one writer thread that owns the only writing connection and commits
 ///   the use cases waiting for it together (group commit): no lock contention, no
@@ -312,7 +317,13 @@ impl Database {
         run_migrations(url)?;
         let is_sqlite = matches!(url, DatabaseUrl::Sqlite(_));
         let readers = r2d2::Pool::builder()
-            .max_size(pool_size)
+            .max_size(if is_sqlite {
+                // Reads run on the request threads (one per core), which must never
+                // wait for a connection.
+                pool_size.max(cores() + 4)
+            } else {
+                pool_size
+            })
             // A PostgreSQL connection can die with its server or network, so it is tested
             // before use; a SQLite file cannot, and the test would cost a query per use case.
             .test_on_check_out(!is_sqlite)
@@ -337,13 +348,16 @@ impl Database {
         &self.url
     }
 
-    /// Runs a reading use case on the blocking pool (see the type's documentation).
+    /// Runs a reading use case (see the type's documentation).
     pub async fn read<T, E, F>(&self, use_case: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        if self.writer.is_some() {
+            return self.read_blocking(use_case);
+        }
         let db = self.clone();
         on_blocking_pool(move || db.read_blocking(use_case)).await
     }
@@ -355,13 +369,19 @@ impl Database {
         E: From<DbError>,
     {
         let mut conn = self.readers.get().map_err(DbError::from)?;
-        match &mut *conn {
-            // One snapshot for every statement of the use case.
-            DbConnection::Sqlite(_) => conn
-                .transaction::<T, TxError<E>, _>(|conn| use_case(conn).map_err(TxError::UseCase))
-                .map_err(TxError::into_use_case_error),
-            DbConnection::Postgres(_) => use_case(&mut conn),
+        if let DbConnection::Postgres(_) = &*conn {
+            return use_case(&mut conn);
         }
+        // One snapshot for every statement of the use case. It only read, so ending
+        // it with COMMIT or ROLLBACK is the same.
+        // The transaction is ended even when the use case panics: the connection goes
+        // back to the pool.
+        control::run(&mut conn, control::Begin).map_err(DbError::from)?;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| use_case(&mut conn)));
+        if control::run(&mut conn, control::Commit).is_err() {
+            let _ = conn.batch_execute("ROLLBACK");
+        }
+        outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
     /// Runs a writing use case in one transaction (see the type's documentation).
@@ -413,6 +433,13 @@ impl Database {
     pub async fn ping(&self) -> Result<(), DbError> {
         self.read(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
     }
+}
+
+/// The cores this process may use (the number of request threads actix starts).
+fn cores() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+        .unwrap_or(1)
 }
 
 /// Runs `work` on the blocking thread pool, inside the caller's tracing span.

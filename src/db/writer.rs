@@ -19,7 +19,7 @@ use std::sync::Arc;
 use diesel::connection::SimpleConnection;
 use tokio::sync::oneshot;
 
-use super::{DbConnection, DbError, Tx};
+use super::{control, DbConnection, DbError, Tx};
 use crate::events::EventBus;
 
 /// The most use cases one commit carries; bounds the latency a batch adds.
@@ -138,7 +138,7 @@ where
 /// The writer thread: one batch per turn until every handle is gone.
 fn serve(mut conn: DbConnection, queue: &mpsc::Receiver<Box<dyn Job>>, bus: &EventBus) {
     while let Ok(first) = queue.recv() {
-        if let Err(e) = conn.batch_execute("BEGIN IMMEDIATE") {
+        if let Err(e) = control::run(&mut conn, control::BeginImmediate) {
             first.finish(Err(e.to_string()));
             continue;
         }
@@ -160,7 +160,7 @@ fn serve(mut conn: DbConnection, queue: &mpsc::Receiver<Box<dyn Job>>, bus: &Eve
         }
         let commit = match lost {
             Some(cause) => Err(cause),
-            None => conn.batch_execute("COMMIT").map_err(|e| e.to_string()),
+            None => control::run(&mut conn, control::Commit).map_err(|e| e.to_string()),
         };
         if commit.is_err() {
             let _ = conn.batch_execute("ROLLBACK");
@@ -180,18 +180,17 @@ fn run_in_savepoint(
     job: &mut dyn Job,
     bus: &EventBus,
 ) -> Result<(), String> {
-    conn.batch_execute("SAVEPOINT use_case")
-        .map_err(|e| e.to_string())?;
+    control::run(conn, control::Savepoint).map_err(|e| e.to_string())?;
     let keep = catch_unwind(AssertUnwindSafe(|| job.run(conn, bus))).unwrap_or_else(|_| {
         tracing::error!("a use case panicked in the SQLite writer; it was rolled back");
         false
     });
-    let end = if keep {
-        "RELEASE use_case"
+    if keep {
+        control::run(conn, control::Release)
     } else {
-        "ROLLBACK TO use_case; RELEASE use_case"
-    };
-    conn.batch_execute(end).map_err(|e| e.to_string())
+        conn.batch_execute("ROLLBACK TO use_case; RELEASE use_case")
+    }
+    .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -44,7 +44,9 @@ pub fn sign(keys: &KeyRing, claims: &Claims) -> Result<String, OAuthError> {
     let mut token = base64url_json(&header)?;
     token.push('.');
     token.push_str(&base64url_json(claims)?);
-    let signature = signing.sign(token.as_bytes());
+    let signature = signing
+        .sign(token.as_bytes())
+        .map_err(|e| OAuthError::ServerError(e.to_string()))?;
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature));
     Ok(token)

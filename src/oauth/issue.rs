@@ -1,6 +1,6 @@
-//! Minting tokens: a signed JWT access token (recorded by `jti`) and, when the
-//! client gets them, an opaque refresh token stored as a keyed hash; and revoking a
-//! rotation family.
+//! Minting tokens: a JWT access token (recorded by `jti` in the transaction, signed
+//! after it) and, when the client gets them, an opaque refresh token stored as a keyed
+//! hash; and revoking a rotation family.
 
 use serde::Serialize;
 
@@ -12,6 +12,7 @@ use crate::db::DbConnection;
 use super::access_token::{self, Claims};
 use super::client::{client_subject, user_subject, Client};
 use super::error::OAuthError;
+use super::keys::KeyRing;
 use super::scope::ScopeSet;
 use super::OAuthContext;
 
@@ -26,6 +27,28 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// What a grant issued inside its transaction. The access token is signed afterwards:
+/// signing needs no database, so it does not lengthen the transaction.
+#[derive(Debug)]
+pub struct Issued {
+    pub claims: Claims,
+    pub refresh_token: Option<String>,
+    pub expires_in: i64,
+}
+
+impl Issued {
+    /// The token response, with the access token signed by the current key.
+    pub fn sign(self, keys: &KeyRing) -> Result<TokenResponse, OAuthError> {
+        Ok(TokenResponse {
+            access_token: access_token::sign(keys, &self.claims)?,
+            token_type: "Bearer",
+            expires_in: self.expires_in,
+            refresh_token: self.refresh_token,
+            scope: self.claims.scope,
+        })
+    }
+}
+
 /// Whom and what a token is for.
 pub struct Subject<'a> {
     pub client: &'a Client,
@@ -36,13 +59,14 @@ pub struct Subject<'a> {
     pub family_id: Option<&'a str>,
 }
 
+/// Records a new access token and returns its claims, to be signed after the commit.
 pub fn access_token(
     conn: &mut DbConnection,
     ctx: &OAuthContext,
     subject: &Subject<'_>,
     scope: &ScopeSet,
     now: i64,
-) -> Result<String, OAuthError> {
+) -> Result<Claims, OAuthError> {
     let jti = random_token(16);
     let expires_at = now + ctx.settings.access_token_ttl_seconds;
     let scope_text = scope.to_string();
@@ -59,7 +83,7 @@ pub fn access_token(
             expires_at,
         },
     )?;
-    let claims = Claims {
+    Ok(Claims {
         iss: ctx.issuer.clone(),
         sub: match subject.user_id {
             Some(user_id) => user_subject(user_id),
@@ -71,8 +95,7 @@ pub fn access_token(
         jti,
         iat: now,
         exp: expires_at,
-    };
-    access_token::sign(&ctx.keys, &claims)
+    })
 }
 
 /// A new refresh token in `family_id`, expiring when idle or at the family's end.

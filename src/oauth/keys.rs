@@ -124,8 +124,8 @@ pub fn rotate(
 }
 
 /// The key that signs new access tokens, parsed once when the keys are loaded (a
-/// JWT library that re-reads a PKCS#8 document per signature pays a second scalar
-/// multiplication every time).
+/// JWT library that re-reads the PKCS#8 document per signature pays for a second
+/// scalar multiplication every time). Signing uses ring's assembly implementations.
 pub struct SigningKey {
     pub kid: String,
     pub algorithm: Algorithm,
@@ -133,27 +133,26 @@ pub struct SigningKey {
 }
 
 enum Signer {
-    Ed25519(ed25519_dalek::SigningKey),
-    Es256(p256::ecdsa::SigningKey),
+    Ed25519(ring::signature::Ed25519KeyPair),
+    Es256(ring::signature::EcdsaKeyPair),
 }
 
 impl SigningKey {
     fn from_pkcs8(kid: String, algorithm: Algorithm, der: &[u8]) -> Result<Self, KeyError> {
+        let unusable = |e: ring::error::KeyRejected| KeyError::Key(e.to_string());
         let signer = match algorithm {
-            Algorithm::EdDSA => {
-                use ed25519_dalek::pkcs8::DecodePrivateKey;
-                Signer::Ed25519(
-                    ed25519_dalek::SigningKey::from_pkcs8_der(der)
-                        .map_err(|e| KeyError::Key(e.to_string()))?,
+            Algorithm::EdDSA => Signer::Ed25519(
+                ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+                    .map_err(unusable)?,
+            ),
+            _ => Signer::Es256(
+                ring::signature::EcdsaKeyPair::from_pkcs8(
+                    &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                    &ring::rand::SystemRandom::new(),
                 )
-            }
-            _ => {
-                use p256::pkcs8::DecodePrivateKey;
-                Signer::Es256(
-                    p256::ecdsa::SigningKey::from_pkcs8_der(der)
-                        .map_err(|e| KeyError::Key(e.to_string()))?,
-                )
-            }
+                .map_err(unusable)?,
+            ),
         };
         Ok(Self {
             kid,
@@ -164,17 +163,13 @@ impl SigningKey {
 
     /// The JWS signature of `signing_input` (RFC 7515 §5.1; for ES256 the fixed-size
     /// `R || S` form of RFC 7518 §3.4).
-    pub fn sign(&self, signing_input: &[u8]) -> Vec<u8> {
+    pub fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, KeyError> {
         match &self.signer {
-            Signer::Ed25519(key) => {
-                use ed25519_dalek::Signer as _;
-                key.sign(signing_input).to_bytes().to_vec()
-            }
-            Signer::Es256(key) => {
-                use p256::ecdsa::signature::Signer as _;
-                let signature: p256::ecdsa::Signature = key.sign(signing_input);
-                signature.to_bytes().to_vec()
-            }
+            Signer::Ed25519(pair) => Ok(pair.sign(signing_input).as_ref().to_vec()),
+            Signer::Es256(pair) => pair
+                .sign(&ring::rand::SystemRandom::new(), signing_input)
+                .map(|signature| signature.as_ref().to_vec())
+                .map_err(|_| KeyError::Key("ECDSA signing failed".into())),
         }
     }
 }
@@ -376,7 +371,7 @@ mod tests {
             let signing =
                 SigningKey::from_pkcs8("k1".into(), algorithm, &der).expect("private key parses");
             let message = b"eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0";
-            let signature = b64(&signing.sign(message));
+            let signature = b64(&signing.sign(message).expect("signed"));
             assert!(
                 jsonwebtoken::crypto::verify(&signature, message, &decoding, algorithm)
                     .expect("verifiable"),

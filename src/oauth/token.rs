@@ -15,14 +15,14 @@ use super::client::{
 use super::client_auth;
 use super::error::OAuthError;
 use super::event;
-use super::issue::{self, Subject, TokenResponse};
+use super::issue::{self, Issued, Subject, TokenResponse};
 use super::pkce;
 use super::scope::ScopeSet;
 use super::token_request::{GrantRequest, PresentedClient};
 use super::OAuthContext;
 
 /// `Ok(Err(e))`: commit, then answer `e`. `Err(e)`: roll back, then answer `e`.
-type Outcome = Result<Result<TokenResponse, OAuthError>, OAuthError>;
+type Outcome = Result<Result<Issued, OAuthError>, OAuthError>;
 
 /// The successful answer and the client it went to (for CORS), or the error and the
 /// client if it was identified.
@@ -39,6 +39,7 @@ pub async fn exchange(
     ip: Option<String>,
     now: i64,
 ) -> Exchange {
+    let keys_ctx = ctx.clone();
     let outcome = db
         .write(move |tx| {
             let client = match client_auth::authenticate(tx.conn, &ctx, &presented, now)? {
@@ -85,7 +86,10 @@ pub async fn exchange(
         })
         .await;
     match outcome {
-        Ok((result, client)) => Exchange { result, client },
+        Ok((result, client)) => Exchange {
+            result: result.and_then(|issued| issued.sign(&keys_ctx.keys)),
+            client,
+        },
         Err(RolledBack(error, client)) => Exchange {
             result: Err(error),
             client: client.map(|c| *c),
@@ -192,7 +196,7 @@ fn authorization_code(
         grant_id: Some(row.grant_id),
         family_id: Some(&family_id),
     };
-    let access_token = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
+    let claims = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
     let refresh_token = if client.issue_refresh_tokens {
         Some(issue::refresh_token(
             tx.conn,
@@ -222,12 +226,10 @@ fn authorization_code(
             row.user_id
         ),
     ));
-    Ok(Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ctx.settings.access_token_ttl_seconds,
+    Ok(Ok(Issued {
+        claims,
         refresh_token,
-        scope: scope.to_string(),
+        expires_in: ctx.settings.access_token_ttl_seconds,
     }))
 }
 
@@ -304,7 +306,7 @@ fn refresh(
         grant_id: Some(row.grant_id),
         family_id: Some(&row.family_id),
     };
-    let access_token = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
+    let claims = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
     // The new refresh token keeps the original scope (RFC 6749 §6) and family.
     let refresh_token = issue::refresh_token(
         tx.conn,
@@ -326,12 +328,10 @@ fn refresh(
             row.user_id
         ),
     ));
-    Ok(Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ctx.settings.access_token_ttl_seconds,
+    Ok(Ok(Issued {
+        claims,
         refresh_token: Some(refresh_token),
-        scope: scope.to_string(),
+        expires_in: ctx.settings.access_token_ttl_seconds,
     }))
 }
 
@@ -369,18 +369,16 @@ fn client_credentials(
         grant_id: None,
         family_id: None,
     };
-    let access_token = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
+    let claims = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
     tx.publish(event(
         actor,
         now,
         "oauth.token_issued",
         format!("client_credentials: access token scopes: {scope}"),
     ));
-    Ok(Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ctx.settings.access_token_ttl_seconds,
+    Ok(Ok(Issued {
+        claims,
         refresh_token: None,
-        scope: scope.to_string(),
+        expires_in: ctx.settings.access_token_ttl_seconds,
     }))
 }

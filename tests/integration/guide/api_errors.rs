@@ -120,7 +120,7 @@ async fn every_api_error_in_the_guide_is_answered_with_its_status_and_no_other()
     // A database that lost a table: the server's own failure, without details.
     app.state
         .db
-        .run(|tx| {
+        .write(|tx| {
             diesel::sql_query("DROP TABLE customer_subscriptions").execute(tx.conn)?;
             Ok::<_, bridgekeeper::db::DbError>(())
         })
