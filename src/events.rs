@@ -254,7 +254,10 @@ mod tests {
                 ..
             })
         ));
-        assert!(audit_lines(&db).is_empty(), "the audit line rolled back too");
+        assert!(
+            audit_lines(&db).is_empty(),
+            "the audit line rolled back too"
+        );
         assert!(recorder.0.lock().expect("lock").is_empty());
     }
 

@@ -201,12 +201,9 @@ pub async fn authenticate(
                     limits.max_failures_per_account,
                 )?
                 .or(match &lookup_ip {
-                    Some(ip) => throttle.check(
-                        conn,
-                        throttle::LOGIN_IP,
-                        ip,
-                        limits.max_failures_per_ip,
-                    )?,
+                    Some(ip) => {
+                        throttle.check(conn, throttle::LOGIN_IP, ip, limits.max_failures_per_ip)?
+                    }
                     None => None,
                 });
             let user = users::find_by_email(conn, &lookup_email)?;

@@ -389,8 +389,7 @@ impl Customers {
                 let has_more = page.len() as i64 > limit;
                 page.truncate(limit as usize);
                 let pks: Vec<i64> = page.iter().map(|r| r.id).collect();
-                let mut subscriptions =
-                    decode(customer_subscriptions::for_customers(conn, &pks)?);
+                let mut subscriptions = decode(customer_subscriptions::for_customers(conn, &pks)?);
                 let customers = page
                     .into_iter()
                     .map(|record| {

@@ -17,9 +17,9 @@ macro_rules! on_each_backend {
     };
 }
 
-mod control;
 pub mod audit_events;
 pub mod auth_failures;
+mod control;
 pub mod customer_subscriptions;
 pub mod customers;
 pub mod oauth_access_tokens;
@@ -184,9 +184,11 @@ impl ConnectionManager {
                 let mut conn = diesel::SqliteConnection::establish(path)
                     .map_err(|e| DbError::Connect(e.to_string()))?;
                 // Per-connection settings; WAL is persistent and set once at migration.
+                // Temporary data in memory: the writer's savepoint and statement
+                // journals would otherwise spill to a temporary file in every batch.
                 conn.batch_execute(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                     PRAGMA synchronous = NORMAL;",
+                     PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(|e| DbError::Connect(e.to_string()))?;
                 if self.read_only {
@@ -377,7 +379,8 @@ impl Database {
         // The transaction is ended even when the use case panics: the connection goes
         // back to the pool.
         control::run(&mut conn, control::Begin).map_err(DbError::from)?;
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| use_case(&mut conn)));
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| use_case(&mut conn)));
         if control::run(&mut conn, control::Commit).is_err() {
             let _ = conn.batch_execute("ROLLBACK");
         }

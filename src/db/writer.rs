@@ -3,11 +3,12 @@
 //! SQLite lets one connection write at a time. Many connections taking turns pay for
 //! the lock (file locks, busy waits, `SQLITE_BUSY` on a stale snapshot) and for one WAL
 //! append per transaction. Instead, one thread owns the only writing connection: it
-//! takes the next use case from a queue, opens `BEGIN IMMEDIATE`, runs it in a
-//! savepoint, then runs every other use case already waiting, each in its own
-//! savepoint, and commits them together. A use case that fails is rolled back to its
-//! savepoint alone; the others are unaffected. Nobody hears of success before the
-//! commit that makes it durable.
+//! takes the next use case from a queue, opens `BEGIN IMMEDIATE`, runs it, then runs
+//! every other use case already waiting, each in its own savepoint, and commits them
+//! together. A use case that fails is rolled back alone (the first one with the whole
+//! transaction, which holds nothing else yet; the others to their savepoint); the
+//! others are unaffected. Nobody hears of success before the commit that makes it
+//! durable.
 //!
 //! The use cases run one after another, so each sees the writes of those before it
 //! (serial execution), and none can race another.
@@ -115,9 +116,7 @@ where
         let Some(use_case) = self.use_case.take() else {
             return false;
         };
-        let outcome = self
-            .span
-            .in_scope(|| Tx::run_use_case(conn, bus, use_case));
+        let outcome = self.span.in_scope(|| Tx::run_use_case(conn, bus, use_case));
         let keep = outcome.is_ok();
         self.outcome = Some(outcome);
         keep
@@ -138,30 +137,12 @@ where
 /// The writer thread: one batch per turn until every handle is gone.
 fn serve(mut conn: DbConnection, queue: &mpsc::Receiver<Box<dyn Job>>, bus: &EventBus) {
     while let Ok(first) = queue.recv() {
-        if let Err(e) = control::run(&mut conn, control::BeginImmediate) {
-            first.finish(Err(e.to_string()));
-            continue;
-        }
-        let mut batch: Vec<Box<dyn Job>> = Vec::new();
-        let mut lost: Option<String> = None;
-        let mut next = Some(first);
-        while let Some(mut job) = next.take() {
-            if let Err(cause) = run_in_savepoint(&mut conn, job.as_mut(), bus) {
-                // Only when SQLite itself rolled the whole transaction back (an I/O
-                // error, a full disk): every job of the batch shares that fate.
-                lost = Some(cause);
-                batch.push(job);
-                break;
-            }
-            batch.push(job);
-            if batch.len() < MAX_BATCH {
-                next = queue.try_recv().ok();
-            }
-        }
-        let commit = match lost {
-            Some(cause) => Err(cause),
-            None => control::run(&mut conn, control::Commit).map_err(|e| e.to_string()),
-        };
+        // Let the request threads that woke us queue what they have before the batch
+        // starts: under load, one commit then carries many use cases (when nothing
+        // else is runnable this returns at once).
+        std::thread::yield_now();
+        let mut batch = Vec::new();
+        let commit = run_batch(&mut conn, first, queue, bus, &mut batch);
         if commit.is_err() {
             let _ = conn.batch_execute("ROLLBACK");
             tracing::error!(error = ?commit, jobs = batch.len(), "a group of writes could not commit");
@@ -170,6 +151,44 @@ fn serve(mut conn: DbConnection, queue: &mpsc::Receiver<Box<dyn Job>>, bus: &Eve
             job.finish(commit.clone());
         }
     }
+}
+
+/// Runs `first` and whatever else is waiting, up to [`MAX_BATCH`], in one
+/// transaction, and commits it. `Err` means the transaction was lost (an I/O error, a
+/// full disk): every job of the batch shares that fate.
+fn run_batch(
+    conn: &mut DbConnection,
+    mut first: Box<dyn Job>,
+    queue: &mpsc::Receiver<Box<dyn Job>>,
+    bus: &EventBus,
+    batch: &mut Vec<Box<dyn Job>>,
+) -> Result<(), String> {
+    control::run(conn, control::BeginImmediate).map_err(|e| e.to_string())?;
+    // The first use case needs no savepoint: when it fails, the transaction holds
+    // nothing else, so rolling all of it back undoes exactly that use case. (A
+    // savepoint copies every page its use case touches into a sub-journal.)
+    let kept = run_guarded(conn, first.as_mut(), bus);
+    batch.push(first);
+    if !kept {
+        return conn.batch_execute("ROLLBACK").map_err(|e| e.to_string());
+    }
+    while batch.len() < MAX_BATCH {
+        let Ok(mut job) = queue.try_recv() else {
+            break;
+        };
+        let outcome = run_in_savepoint(conn, job.as_mut(), bus);
+        batch.push(job);
+        outcome?;
+    }
+    control::run(conn, control::Commit).map_err(|e| e.to_string())
+}
+
+/// Runs one job; a panic counts as a failure (and is logged).
+fn run_guarded(conn: &mut DbConnection, job: &mut dyn Job, bus: &EventBus) -> bool {
+    catch_unwind(AssertUnwindSafe(|| job.run(conn, bus))).unwrap_or_else(|_| {
+        tracing::error!("a use case panicked in the SQLite writer; it was rolled back");
+        false
+    })
 }
 
 /// Runs one job in its own savepoint: released when the job succeeded, rolled back
@@ -181,11 +200,7 @@ fn run_in_savepoint(
     bus: &EventBus,
 ) -> Result<(), String> {
     control::run(conn, control::Savepoint).map_err(|e| e.to_string())?;
-    let keep = catch_unwind(AssertUnwindSafe(|| job.run(conn, bus))).unwrap_or_else(|_| {
-        tracing::error!("a use case panicked in the SQLite writer; it was rolled back");
-        false
-    });
-    if keep {
+    if run_guarded(conn, job, bus) {
         control::run(conn, control::Release)
     } else {
         conn.batch_execute("ROLLBACK TO use_case; RELEASE use_case")
@@ -278,7 +293,10 @@ mod tests {
     fn readers_cannot_write() {
         let (db, _dir) = database();
         let outcome = db.read_blocking(|conn| Ok::<_, DbError>(insert_row(conn, "nope")?));
-        assert!(outcome.is_err(), "a read-only connection refused the insert");
+        assert!(
+            outcome.is_err(),
+            "a read-only connection refused the insert"
+        );
         assert!(subjects(&db).is_empty());
     }
 }

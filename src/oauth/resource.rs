@@ -42,7 +42,10 @@ pub async fn verify_jwt(
     token: &str,
     now: i64,
 ) -> Result<Arc<Claims>, BearerError> {
-    let verify = || ctx.verified_tokens.verify(&ctx.keys, token, &ctx.issuer, now);
+    let verify = || {
+        ctx.verified_tokens
+            .verify(&ctx.keys, token, &ctx.issuer, now)
+    };
     match verify() {
         Err(TokenRejected::UnknownKey(_))
             if ctx.keys.loaded_at() + RELOAD_ON_MISS_SECONDS <= now =>

@@ -10,8 +10,8 @@ use crate::events::Actor;
 use super::access_token;
 use super::client::Client;
 use super::client_auth;
-use super::issue;
 use super::error::OAuthError;
+use super::issue;
 use super::token_request::PresentedClient;
 use super::{event, OAuthContext};
 
