@@ -31,7 +31,7 @@ async fn business_with_alice(app: &TestApp) -> (Connected, String) {
 }
 
 /// The emulator's customer id for a seeded customer's name.
-fn customer_named(app: &TestApp, account: &str, name: &str) -> String {
+pub fn customer_named(app: &TestApp, account: &str, name: &str) -> String {
     app.emulator().inspect(|model| {
         model.accounts[account]
             .customers
@@ -343,7 +343,7 @@ async fn malformed_input_gets_400_naming_the_field_and_records_nothing() {
             json!({"customer_id": "cus_abc123", "return_url": "javascript:alert(1)"}),
             "return_url",
         ),
-        (json!({"customer_id": "cus_abc123", "extra": true}), "body"),
+        (json!({"customer_id": "cus_abc123", "extra": true}), "extra"),
     ];
     for (body, field) in cases {
         let (status, _, error) = call(

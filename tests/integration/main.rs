@@ -5,6 +5,8 @@ mod support;
 
 mod accounts;
 mod admin;
+mod api_docs;
+mod browsable_api;
 mod browser;
 mod customers;
 mod oauth;
