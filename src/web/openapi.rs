@@ -333,3 +333,31 @@ fn body_fields(schema: &serde_json::Value) -> Vec<Field> {
         })
         .unwrap_or_default()
 }
+
+/// Declares groups of the reusable error responses that operations share, each a type
+/// for `#[utoipa::path(responses(Group, …))]`.
+macro_rules! response_groups {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal: $response:ty),*];)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl utoipa::IntoResponses for $name {
+                fn responses() -> std::collections::BTreeMap<
+                    String,
+                    utoipa::openapi::RefOr<utoipa::openapi::Response>,
+                > {
+                    [$((
+                        $status.to_string(),
+                        utoipa::openapi::RefOr::Ref(utoipa::openapi::Ref::from_response_name(
+                            <$response as utoipa::ToResponse>::response().0,
+                        )),
+                    )),*]
+                    .into_iter()
+                    .collect()
+                }
+            }
+        )*
+    };
+}
+pub(crate) use response_groups;

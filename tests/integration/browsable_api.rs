@@ -27,6 +27,16 @@ async fn page(app: &TestApp, path: &str) -> reqwest::Response {
         .expect("GET page")
 }
 
+/// The CSRF token the browsable pages' forms carry.
+async fn page_csrf_token(app: &TestApp) -> String {
+    let html = page(app, "/api/customers/")
+        .await
+        .text()
+        .await
+        .expect("body");
+    csrf_token_in(&html)
+}
+
 /// Submits a browsable page's form as the browser would.
 async fn submit(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     app.client
@@ -149,13 +159,7 @@ async fn the_forms_record_and_forget_a_customer_through_the_api_handlers() {
     let app = TestApp::spawn().await;
     let account = connected_business(&app).await;
     let alice = customer_named(&app, &account, "Alice Active");
-    let token = csrf_token_in(
-        &page(&app, "/api/customers/")
-            .await
-            .text()
-            .await
-            .expect("body"),
-    );
+    let token = page_csrf_token(&app).await;
 
     let response = submit(
         &app,
@@ -197,13 +201,7 @@ async fn the_forms_record_and_forget_a_customer_through_the_api_handlers() {
 async fn what_the_api_answers_is_escaped_on_the_page() {
     let app = TestApp::spawn().await;
     connected_business(&app).await;
-    let token = csrf_token_in(
-        &page(&app, "/api/customers/")
-            .await
-            .text()
-            .await
-            .expect("body"),
-    );
+    let token = page_csrf_token(&app).await;
 
     let response = submit(
         &app,

@@ -18,10 +18,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::input::{query, JsonBody};
 use super::resource;
-use super::schema::{
-    BadGateway, BadRequest, Conflict, Forbidden, GatewayTimeout, Gone, NotFound, PayloadTooLarge,
-    ServiceUnavailable, Unauthorized, UnsupportedMediaType,
-};
+use super::schema::{AuthErrors, BadRequest, BodyErrors, NotFound, StripeErrors};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -256,17 +253,9 @@ pub struct NewCustomer {
     responses(
         (status = 201, description = "Newly recorded.", body = CustomerJson),
         (status = 200, description = "Already recorded; the copy was refreshed from Stripe.", body = CustomerJson),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 410, response = Gone),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 502, response = BadGateway),
-        (status = 503, response = ServiceUnavailable),
-        (status = 504, response = GatewayTimeout),
+        BodyErrors,
+        AuthErrors,
+        StripeErrors,
     ),
     security(("oauth2" = ["customers:write"])),
 )]
@@ -327,8 +316,7 @@ pub struct CustomerListJson {
     responses(
         (status = 200, description = "One page of customers.", body = CustomerListJson),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
+        AuthErrors,
     ),
     security(("oauth2" = ["customers:read"])),
 )]
@@ -368,14 +356,8 @@ pub(super) async fn customers_list(
     responses(
         (status = 200, description = "The customer.", body = CustomerJson),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 410, response = Gone),
-        (status = 502, response = BadGateway),
-        (status = 503, response = ServiceUnavailable),
-        (status = 504, response = GatewayTimeout),
+        AuthErrors,
+        StripeErrors,
     ),
     security(("oauth2" = ["customers:read"])),
 )]
@@ -415,8 +397,7 @@ pub struct CustomerPath {
     responses(
         (status = 204, description = "Forgotten."),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
+        AuthErrors,
         (status = 404, response = NotFound),
     ),
     security(("oauth2" = ["customers:write"])),
@@ -476,17 +457,9 @@ pub struct PortalSessionJson {
     request_body(content = Option<NewPortalSession>, description = "Optional: an empty body is an empty object."),
     responses(
         (status = 201, description = "The new session.", body = PortalSessionJson),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 410, response = Gone),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 502, response = BadGateway),
-        (status = 503, response = ServiceUnavailable),
-        (status = 504, response = GatewayTimeout),
+        BodyErrors,
+        AuthErrors,
+        StripeErrors,
     ),
     security(("oauth2" = ["customers:write"])),
 )]

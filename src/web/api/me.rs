@@ -10,7 +10,7 @@ use crate::web::AppState;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::schema::{Forbidden, NotFound, Unauthorized};
+use super::schema::{AuthErrors, NotFound};
 
 /// What the token (or, in the browsable API, the session) stands for.
 #[derive(Serialize, ToSchema)]
@@ -50,8 +50,7 @@ pub struct BusinessJson {
     tag = "account",
     responses(
         (status = 200, description = "The token's business, client and scopes.", body = MeJson),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
+        AuthErrors,
         (status = 404, response = NotFound),
     ),
     security(("oauth2" = ["customers:read"])),

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
-use crate::web::openapi::{self, error_responses, ErrorShape};
+use crate::web::openapi::{self, error_responses, response_groups, ErrorShape};
 use crate::web::AppState;
 
 use super::error::ERROR_CODES;
@@ -26,6 +26,22 @@ error_responses! { ERROR_CODES;
     ServiceUnavailable = 503, PLAIN, "Stripe is unavailable; retry later.",
         "Retry-After": "Seconds to wait before retrying.";
     GatewayTimeout = 504, PLAIN, "Stripe did not answer in time; retry later.";
+}
+
+response_groups! {
+    /// A token missing, bad, or without the scope.
+    AuthErrors = [401: Unauthorized, 403: Forbidden];
+    /// A JSON body that cannot be read.
+    BodyErrors = [400: BadRequest, 413: PayloadTooLarge, 415: UnsupportedMediaType];
+    /// What Stripe, or the business's connection to it, may answer.
+    StripeErrors = [
+        404: NotFound,
+        409: Conflict,
+        410: Gone,
+        502: BadGateway,
+        503: ServiceUnavailable,
+        504: GatewayTimeout
+    ];
 }
 
 /// The document with this server's URLs. Public, like the server metadata: it holds

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::web::openapi::{error_responses, ErrorShape};
+use crate::web::openapi::{error_responses, response_groups, ErrorShape};
 
 use super::error::ERROR_CODES;
 
@@ -15,6 +15,11 @@ error_responses! { ERROR_CODES;
         "WWW-Authenticate": "`Basic realm=\"bridgekeeper\"`.";
     OAuthTooManyRequests = 429, ErrorShape::OAuth, "Too many failed client authentications.",
         "Retry-After": "Seconds to wait before trying again.";
+}
+
+response_groups! {
+    /// What every client-authenticated endpoint may answer.
+    OAuthErrors = [400: OAuthBadRequest, 401: OAuthUnauthorized, 429: OAuthTooManyRequests];
 }
 
 /// Which grant the token request asks for.
@@ -62,27 +67,12 @@ pub struct TokenForm {
     client_secret: String,
 }
 
-/// A revocation request (RFC 7009), with client authentication as at `/o/token/`.
+/// A request naming one token: revocation (RFC 7009) or introspection (RFC 7662, for
+/// confidential clients), with client authentication as at `/o/token/`.
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "describes the form for the OpenAPI document only")]
-pub struct RevokeForm {
-    /// An access or refresh token issued to this client. A refresh token revokes its
-    /// whole family.
-    token: String,
-    /// Ignored: the server recognises the token itself.
-    #[schema(required = false)]
-    token_type_hint: String,
-    #[schema(required = false)]
-    client_id: String,
-    #[schema(required = false)]
-    client_secret: String,
-}
-
-/// An introspection request (RFC 7662), by a confidential client.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes the form for the OpenAPI document only")]
-pub struct IntrospectForm {
-    /// An access or refresh token.
+pub struct TokenParameterForm {
+    /// An access or refresh token. Revoking a refresh token revokes its whole family.
     token: String,
     /// Ignored: the server recognises the token itself.
     #[schema(required = false)]

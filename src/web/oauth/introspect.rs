@@ -7,7 +7,7 @@ use crate::oauth::{token_request, OAuthError};
 use crate::web::session::client_ip;
 use crate::web::AppState;
 
-use super::docs::{IntrospectForm, OAuthBadRequest, OAuthTooManyRequests, OAuthUnauthorized};
+use super::docs::{OAuthErrors, TokenParameterForm};
 use super::error::{no_store_json, oauth_error_response};
 use super::token::{authorization, read_form};
 
@@ -19,15 +19,13 @@ use super::token::{authorization, read_form};
     post,
     path = "/o/introspect/",
     tag = "oauth",
-    request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = TokenParameterForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "The token's state.", body = Introspection, headers(
             ("Cache-Control" = String, description = "`no-store`"),
             ("Pragma" = String, description = "`no-cache`"),
         )),
-        (status = 400, response = OAuthBadRequest),
-        (status = 401, response = OAuthUnauthorized),
-        (status = 429, response = OAuthTooManyRequests),
+        OAuthErrors,
     ),
     security((), ("clientSecretBasic" = [])),
 )]

@@ -7,7 +7,7 @@ use crate::web::session::client_ip;
 use crate::web::AppState;
 
 use super::cors;
-use super::docs::{OAuthBadRequest, OAuthTooManyRequests, OAuthUnauthorized, RevokeForm, Revoked};
+use super::docs::{OAuthErrors, Revoked, TokenParameterForm};
 use super::error::{no_store_json, oauth_error_response};
 use super::token::{authorization, read_form};
 
@@ -19,15 +19,13 @@ use super::token::{authorization, read_form};
     post,
     path = "/o/revoke_token/",
     tag = "oauth",
-    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = TokenParameterForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke.", body = Revoked, headers(
             ("Cache-Control" = String, description = "`no-store`"),
             ("Pragma" = String, description = "`no-cache`"),
         )),
-        (status = 400, response = OAuthBadRequest),
-        (status = 401, response = OAuthUnauthorized),
-        (status = 429, response = OAuthTooManyRequests),
+        OAuthErrors,
     ),
     security((), ("clientSecretBasic" = [])),
 )]

@@ -11,7 +11,7 @@ use crate::web::session::client_ip;
 use crate::web::AppState;
 
 use super::cors;
-use super::docs::{OAuthBadRequest, OAuthTooManyRequests, OAuthUnauthorized, TokenForm};
+use super::docs::{OAuthErrors, TokenForm};
 use super::error::{no_store_json, oauth_error_response};
 
 /// The form body, and the `Authorization` header if any.
@@ -65,9 +65,7 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<(PresentedClient, GrantReques
             ("Cache-Control" = String, description = "`no-store`"),
             ("Pragma" = String, description = "`no-cache`"),
         )),
-        (status = 400, response = OAuthBadRequest),
-        (status = 401, response = OAuthUnauthorized),
-        (status = 429, response = OAuthTooManyRequests),
+        OAuthErrors,
     ),
     security((), ("clientSecretBasic" = [])),
 )]
