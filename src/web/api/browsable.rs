@@ -366,8 +366,8 @@ mod tests {
         assert_eq!(
             links(&tokens),
             vec![
-                "https://billing.example/p/session/1",
-                "/api/customers/cus_Abc123/"
+                "/api/customers/cus_Abc123/",
+                "https://billing.example/p/session/1"
             ]
         );
     }
