@@ -159,6 +159,8 @@ struct BrowsablePage {
     /// (label, link) from the API root down to this path.
     breadcrumbs: Vec<(String, Option<String>)>,
     path: String,
+    /// This request with `format=json` added.
+    json_link: String,
     request: SentRequest,
     request_body: Vec<Token>,
     status: String,
@@ -205,6 +207,10 @@ async fn render(
         }
     };
     let path = req.path().to_owned();
+    let json_link = match req.query_string() {
+        "" => format!("{path}?format=json"),
+        query => format!("{path}?{query}&format=json"),
+    };
     let endpoint = openapi::endpoint_at(&path);
     let title = endpoint
         .as_ref()
@@ -220,6 +226,7 @@ async fn render(
         request_body: request.body.as_ref().map(pretty).unwrap_or_default(),
         request,
         path,
+        json_link,
         status: format!(
             "HTTP {} {}",
             status.as_u16(),
