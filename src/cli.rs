@@ -55,6 +55,13 @@ enum Command {
         #[command(subcommand)]
         action: oauth_commands::KeysAction,
     },
+    /// Print the OpenAPI document of the API and the OAuth endpoints (the one committed
+    /// as docs/openapi.json), or write it to a file.
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -75,6 +82,10 @@ pub const PASSWORD_ENV: &str = "BRIDGEKEEPER_PASSWORD";
 /// Parses arguments and settings, runs the command, and maps failures to exit codes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The document needs no settings, database or key: it is the code's.
+    if let Some(Command::Openapi { output }) = &cli.command {
+        return openapi(output.as_deref());
+    }
     // A missing .env is fine; a malformed one is worth saying.
     if let Err(e) = dotenvy::dotenv() {
         if !e.not_found() {
@@ -98,6 +109,25 @@ pub fn main() -> ExitCode {
         Command::StripeEmulator(args) => crate::sandbox::cli::run(args),
         Command::Client { action } => oauth_commands::client(settings, action),
         Command::Keys { action } => oauth_commands::keys(settings, action),
+        Command::Openapi { output } => openapi(output.as_deref()),
+    }
+}
+
+fn openapi(output: Option<&std::path::Path>) -> ExitCode {
+    let json = crate::web::openapi::committed_json();
+    let Some(path) = output else {
+        print!("{json}");
+        return ExitCode::SUCCESS;
+    };
+    match std::fs::write(path, json) {
+        Ok(()) => {
+            println!("wrote {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -368,7 +368,12 @@ impl Customers {
         }
         let starting_after = starting_after
             .as_deref()
-            .map(parse_customer_id)
+            .map(|id| {
+                parse_customer_id(id).map_err(|_| CustomerError::Invalid {
+                    field: "starting_after",
+                    message: "the last customer_id of the previous page (cus_…)".into(),
+                })
+            })
             .transpose()?;
         let now = self.now();
         let refresh_after = self.refresh_after_seconds;

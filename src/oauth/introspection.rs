@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::db::{
     oauth_access_tokens, oauth_clients, oauth_grants, oauth_refresh_tokens, Database, DbConnection,
@@ -19,8 +19,43 @@ use super::resource::{self, BearerError};
 use super::token_request::PresentedClient;
 use super::OAuthContext;
 
-fn inactive() -> Value {
-    json!({ "active": false })
+/// The introspection response (RFC 7662 §2.2). Everything but `active` is left out
+/// for an inactive token.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Introspection {
+    /// Whether the token is live and was issued to a client of the caller's business.
+    pub active: bool,
+    /// `Bearer` for an access token, `refresh_token` for a refresh token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// The token's scopes, space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The client the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// `user:<id>` or `client:<client_id>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The audience of an access token (`<issuer>/api/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// The issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The access token's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// When it was issued (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// When it expires (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+}
+
+fn inactive() -> Introspection {
+    Introspection::default()
 }
 
 /// What the presented token turned out to be, before the database is asked.
@@ -40,7 +75,7 @@ pub async fn introspect(
     token: String,
     ip: Option<String>,
     now: i64,
-) -> Result<Value, OAuthError> {
+) -> Result<Introspection, OAuthError> {
     let candidate = if token.matches('.').count() == 2 {
         match resource::verify_jwt(db, &ctx, &token, now).await {
             Ok(claims) => Presented::AccessToken(claims),
@@ -88,7 +123,7 @@ fn access_token(
     conn: &mut DbConnection,
     caller: &Client,
     claims: &Claims,
-) -> Result<Value, OAuthError> {
+) -> Result<Introspection, OAuthError> {
     let Some((row, grant_state)) =
         oauth_access_tokens::find_by_jti_with_grant_state(conn, &claims.jti)?
     else {
@@ -103,18 +138,18 @@ fn access_token(
     if client.owner_user_id != caller.owner_user_id {
         return Ok(inactive());
     }
-    Ok(json!({
-        "active": true,
-        "token_type": "Bearer",
-        "scope": claims.scope,
-        "client_id": claims.client_id,
-        "sub": claims.sub,
-        "aud": claims.aud,
-        "iss": claims.iss,
-        "jti": claims.jti,
-        "iat": claims.iat,
-        "exp": claims.exp,
-    }))
+    Ok(Introspection {
+        active: true,
+        token_type: Some("Bearer"),
+        scope: Some(claims.scope.clone()),
+        client_id: Some(claims.client_id.clone()),
+        sub: Some(claims.sub.clone()),
+        aud: Some(claims.aud.clone()),
+        iss: Some(claims.iss.clone()),
+        jti: Some(claims.jti.clone()),
+        iat: Some(claims.iat),
+        exp: Some(claims.exp),
+    })
 }
 
 fn refresh_token(
@@ -123,7 +158,7 @@ fn refresh_token(
     caller: &Client,
     hash: &str,
     now: i64,
-) -> Result<Value, OAuthError> {
+) -> Result<Introspection, OAuthError> {
     let Some(row) = oauth_refresh_tokens::find_by_hash(conn, hash)? else {
         return Ok(inactive());
     };
@@ -139,14 +174,15 @@ fn refresh_token(
     if !live || !grant_live || client.owner_user_id != caller.owner_user_id {
         return Ok(inactive());
     }
-    Ok(json!({
-        "active": true,
-        "token_type": "refresh_token",
-        "scope": row.scope,
-        "client_id": client.client_id,
-        "sub": user_subject(row.user_id),
-        "iss": ctx.issuer,
-        "iat": row.issued_at,
-        "exp": row.idle_expires_at.min(row.absolute_expires_at),
-    }))
+    Ok(Introspection {
+        active: true,
+        token_type: Some("refresh_token"),
+        scope: Some(row.scope),
+        client_id: Some(client.client_id),
+        sub: Some(user_subject(row.user_id)),
+        iss: Some(ctx.issuer.clone()),
+        iat: Some(row.issued_at),
+        exp: Some(row.idle_expires_at.min(row.absolute_expires_at)),
+        ..Introspection::default()
+    })
 }

@@ -16,14 +16,24 @@ use super::keys::KeyRing;
 use super::scope::ScopeSet;
 use super::OAuthContext;
 
-/// The successful token response (RFC 6749 §5.1).
-#[derive(Debug, Clone, Serialize)]
+/// The successful token response (RFC 6749 §5.1). It also derives the OpenAPI
+/// document's schema, so the document cannot drift from what is sent.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
+    /// An RFC 9068 JWT for `/api/`: send it as `Authorization: Bearer <access_token>`.
     pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
     pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
     pub expires_in: i64,
+    /// A new refresh token, for clients registered for them (never for client
+    /// credentials). Every use rotates it: keep only the newest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// The granted scopes, space-separated.
+    #[schema(example = "customers:read customers:write")]
     pub scope: String,
 }
 

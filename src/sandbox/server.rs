@@ -1198,7 +1198,9 @@ struct DashboardAccount {
     name: String,
     connected: bool,
     has_portal_config: bool,
-    subscriptions: Vec<(String, String, String)>,
+    /// (subscription id, customer name, customer id, status): the customer id is what a
+    /// business records through the API.
+    subscriptions: Vec<(String, String, String, String)>,
 }
 
 pub(super) fn dashboard(shared: &Shared, notice: Option<String>) -> Reply {
@@ -1218,7 +1220,7 @@ pub(super) fn dashboard(shared: &Shared, notice: Option<String>) -> Reply {
                             .customer(&s.customer)
                             .map(|c| c.name.clone())
                             .unwrap_or_default();
-                        (s.id.clone(), who, s.status.clone())
+                        (s.id.clone(), who, s.customer.clone(), s.status.clone())
                     })
                     .collect(),
             })

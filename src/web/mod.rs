@@ -6,6 +6,7 @@ pub mod error;
 pub mod health;
 pub mod middleware;
 pub mod oauth;
+pub mod openapi;
 pub mod pages;
 pub mod session;
 pub mod state;
@@ -19,7 +20,8 @@ pub use state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
-        .service(pages::static_css);
+        .service(pages::static_css)
+        .service(pages::static_api_docs_js);
     pages::configure(cfg);
     oauth::configure(cfg);
     api::configure(cfg);

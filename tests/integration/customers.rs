@@ -343,7 +343,7 @@ async fn malformed_input_gets_400_naming_the_field_and_records_nothing() {
             json!({"customer_id": "cus_abc123", "return_url": "javascript:alert(1)"}),
             "return_url",
         ),
-        (json!({"customer_id": "cus_abc123", "extra": true}), "body"),
+        (json!({"customer_id": "cus_abc123", "extra": true}), "extra"),
     ];
     for (body, field) in cases {
         let (status, _, error) = call(

@@ -6,6 +6,8 @@ mod support;
 mod accounts;
 mod admin;
 mod api_cors;
+mod api_docs;
+mod browsable_api;
 mod browser;
 mod customers;
 mod docs;

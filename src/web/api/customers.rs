@@ -1,81 +1,138 @@
 //! `/api/customers/`: a business's program records its Stripe customers and reads their
-//! subscriptions and portal sessions. Thin handlers over [`crate::customers`].
+//! subscriptions and portal sessions. Thin handlers over [`crate::customers`]; the
+//! request and response types here are the ones the OpenAPI document describes.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::clock::rfc3339;
 use crate::customers::{
     CustomerDocument, CustomerError, ItemState, SubscriptionState, RETRY_AFTER_SECONDS,
 };
-use crate::events::Actor;
 use crate::oauth::scope::{CUSTOMERS_READ, CUSTOMERS_WRITE};
-use crate::web::session::client_ip;
 use crate::web::AppState;
 
-use super::{ApiError, BearerAuth};
+use super::auth::Caller;
+use super::error::ApiError;
+use super::input::{query, JsonBody};
+use super::resource;
+use super::schema::{AuthErrors, BadRequest, BodyErrors, NotFound, StripeErrors};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource(["/api/customers/", "/api/customers"])
+        resource(["/customers/", "/customers"], "GET, POST")
             .route(web::get().to(customers_list))
             .route(web::post().to(customers_create)),
     )
     .service(
-        web::resource([
-            "/api/customers/{customer_id}/",
-            "/api/customers/{customer_id}",
-        ])
+        resource(
+            ["/customers/{customer_id}/", "/customers/{customer_id}"],
+            "GET, DELETE",
+        )
         .route(web::get().to(customer_get))
         .route(web::delete().to(customer_delete)),
     )
     .service(
-        web::resource([
-            "/api/customers/{customer_id}/portal_sessions/",
-            "/api/customers/{customer_id}/portal_sessions",
-        ])
+        resource(
+            [
+                "/customers/{customer_id}/portal_sessions/",
+                "/customers/{customer_id}/portal_sessions",
+            ],
+            "POST",
+        )
         .route(web::post().to(portal_session_create)),
     );
 }
 
-/// The customer document, as the API writes it (times in RFC 3339 UTC).
-#[derive(Debug, Serialize)]
+/// A customer and its subscriptions, as bridgekeeper last read them from Stripe.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Customer)]
 pub struct CustomerJson {
+    /// Stripe's id of the customer.
+    #[schema(example = "cus_NffrFeUfNV2Hib")]
     pub customer_id: String,
+    /// As Stripe has it (null when unset).
     pub email: Option<String>,
+    /// As Stripe has it (null when unset).
     pub name: Option<String>,
+    /// False for test-mode data.
     pub livemode: bool,
+    /// Every subscription of the customer, of every status.
     pub subscriptions: Vec<SubscriptionJson>,
+    /// Only on `POST /api/customers/`: a customer-portal session created for this
+    /// answer. Short-lived: use it at once, never store it.
+    #[schema(format = Uri)]
     pub portal_url: Option<String>,
+    /// When the whole copy was last read from Stripe. Stripe's webhooks update it in
+    /// between, so it can be older than the data.
+    #[schema(format = DateTime)]
     pub fetched_at: String,
+    /// True when the copy is older than `CUSTOMERS_REFRESH_AFTER_SECONDS` and Stripe
+    /// could not be reached to refresh it: the data is the last known state.
     pub stale: bool,
 }
 
-#[derive(Debug, Serialize)]
+/// One subscription of a customer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Subscription)]
 pub struct SubscriptionJson {
+    /// Stripe's id of the subscription.
+    #[schema(example = "sub_1MowQVLkdIwHu7ixeRlqHVzs")]
     pub id: String,
+    /// Stripe's status: `trialing`, `active`, `past_due`, `unpaid`, `canceled`,
+    /// `incomplete`, `incomplete_expired` or `paused`.
+    #[schema(example = "active")]
     pub status: String,
+    /// The subscription ends at the end of the current period.
     pub cancel_at_period_end: bool,
+    /// A scheduled cancellation time, or null.
+    #[schema(format = DateTime)]
     pub cancel_at: Option<String>,
+    /// When cancellation was requested, or null.
+    #[schema(format = DateTime)]
     pub canceled_at: Option<String>,
+    /// The end of the trial, or null.
+    #[schema(format = DateTime)]
     pub trial_end: Option<String>,
+    /// The start of the current billing period.
+    #[schema(format = DateTime)]
     pub current_period_start: Option<String>,
+    /// The end of the current billing period.
+    #[schema(format = DateTime)]
     pub current_period_end: Option<String>,
+    /// When the customer is next charged: the end of the current period (the trial's
+    /// end while trialing); null when it will not renew (canceled, ending at period
+    /// end, or cancelled before then).
+    #[schema(format = DateTime)]
     pub renews_at: Option<String>,
+    /// One per price.
     pub items: Vec<ItemJson>,
 }
 
-#[derive(Debug, Serialize)]
+/// One price of a subscription.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SubscriptionItem)]
 pub struct ItemJson {
+    /// Stripe's id of the price (`price_…`).
     pub price_id: String,
+    /// Stripe's id of the product (`prod_…`).
     pub product: String,
+    /// The product's name, when known.
     pub product_name: Option<String>,
+    /// The price's nickname.
     pub nickname: Option<String>,
+    /// The price in the currency's smallest unit (e.g. cents).
     pub unit_amount: Option<i64>,
+    /// Three-letter ISO currency code, lower case.
+    #[schema(example = "usd")]
     pub currency: String,
+    /// The billing interval: `day`, `week`, `month` or `year` (null for one-off prices).
     pub interval: Option<String>,
+    /// How many intervals make one billing period.
     pub interval_count: Option<i64>,
+    /// How many units the customer subscribes to.
     pub quantity: Option<i64>,
 }
 
@@ -140,10 +197,7 @@ impl From<CustomerError> for ApiError {
         let message = e.to_string();
         let (status, code) = match &e {
             CustomerError::Invalid { field, message } => {
-                return ApiError::BadRequest {
-                    field,
-                    message: message.clone(),
-                }
+                return ApiError::bad_request(*field, message.clone())
             }
             CustomerError::NotConnected => (StatusCode::CONFLICT, "stripe_not_connected"),
             CustomerError::NotFound(_) => (StatusCode::NOT_FOUND, "customer_not_found"),
@@ -171,72 +225,55 @@ impl From<CustomerError> for ApiError {
     }
 }
 
-/// The body as a JSON object (an empty body is an empty object), allowing only `allowed`
-/// fields, so that every 400 can name the field at fault.
-fn json_object(
-    body: &[u8],
-    allowed: &[&'static str],
-) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(serde_json::Map::new());
-    }
-    let object = match serde_json::from_slice(body) {
-        Ok(serde_json::Value::Object(object)) => object,
-        Ok(_) => return Err(bad_request("body", "send a JSON object")),
-        Err(e) => {
-            return Err(bad_request(
-                "body",
-                &format!("the body is not valid JSON: {e}"),
-            ))
-        }
-    };
-    if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(bad_request(
-            "body",
-            &format!("unknown field {unknown:?}; allowed: {}", allowed.join(", ")),
-        ));
-    }
-    Ok(object)
+/// The customer to record.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    /// A customer id of the business's connected Stripe account.
+    #[schema(
+        pattern = "^cus_[A-Za-z0-9_]+$",
+        max_length = 255,
+        example = "cus_NffrFeUfNV2Hib"
+    )]
+    customer_id: String,
+    /// Where the portal's "return to site" link leads: an absolute http(s) URL.
+    #[schema(format = Uri, pattern = "^https?://", example = "https://app.example.com/account")]
+    return_url: Option<String>,
 }
 
-/// An optional string field of a JSON object.
-fn string_field(
-    object: &serde_json::Map<String, serde_json::Value>,
-    field: &'static str,
-) -> Result<Option<String>, ApiError> {
-    match object.get(field) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(value)) => Ok(Some(value.clone())),
-        Some(_) => Err(bad_request(field, "must be a string")),
-    }
-}
-
-fn bad_request(field: &'static str, message: &str) -> ApiError {
-    ApiError::BadRequest {
-        field,
-        message: message.to_owned(),
-    }
-}
-
-async fn customers_create(
+/// Record a customer
+///
+/// Records the customer for the business (or refreshes it from Stripe when already
+/// recorded) and answers with its subscriptions and a fresh customer-portal URL.
+#[utoipa::path(
+    post,
+    path = "/api/customers/",
+    tag = "customers",
+    request_body = NewCustomer,
+    responses(
+        (status = 201, description = "Newly recorded.", body = CustomerJson),
+        (status = 200, description = "Already recorded; the copy was refreshed from Stripe.", body = CustomerJson),
+        BodyErrors,
+        AuthErrors,
+        StripeErrors,
+    ),
+    security(("oauth2" = ["customers:write"])),
+)]
+pub(super) async fn customers_create(
     state: web::Data<AppState>,
     req: HttpRequest,
-    auth: BearerAuth,
-    body: web::Bytes,
+    caller: Caller,
+    JsonBody(input): JsonBody<NewCustomer>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require_scope(CUSTOMERS_WRITE)?;
-    let input = json_object(&body, &["customer_id", "return_url"])?;
-    let customer_id = string_field(&input, "customer_id")?
-        .ok_or_else(|| bad_request("customer_id", "required: the Stripe customer id (cus_…)"))?;
-    let return_url = string_field(&input, "return_url")?;
-    let actor = Actor {
-        user_id: Some(auth.0.business_user_id),
-        label: Some(format!("client {}", auth.0.client_id)),
-        ip: client_ip(&req, state.settings.trust_proxy_headers),
-    };
+    caller.require_scope(CUSTOMERS_WRITE)?;
     let (document, created) = state
         .customers
-        .record(auth.0.business_user_id, &customer_id, return_url, actor)
+        .record(
+            caller.business_user_id,
+            &input.customer_id,
+            input.return_url,
+            caller.actor(&req, &state),
+        )
         .await?;
     let status = if created {
         StatusCode::CREATED
@@ -246,43 +283,59 @@ async fn customers_create(
     Ok(HttpResponse::build(status).json(CustomerJson::from(document)))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// How many customers to answer with.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 10)]
     limit: Option<String>,
+    /// The last `customer_id` of the previous page: the next page starts after it.
+    #[param(pattern = "^cus_[A-Za-z0-9_]+$", max_length = 255)]
     starting_after: Option<String>,
 }
 
-#[derive(Serialize)]
-struct CustomerListJson {
+/// One page of recorded customers, newest first.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CustomerList)]
+pub struct CustomerListJson {
+    /// The customers of this page.
     data: Vec<CustomerJson>,
+    /// More customers follow: pass the last `customer_id` as `starting_after`.
     has_more: bool,
 }
 
-async fn customers_list(
+/// List recorded customers
+///
+/// The business's recorded customers, newest first, from bridgekeeper's copy (this
+/// never calls Stripe).
+#[utoipa::path(
+    get,
+    path = "/api/customers/",
+    tag = "customers",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of customers.", body = CustomerListJson),
+        (status = 400, response = BadRequest),
+        AuthErrors,
+    ),
+    security(("oauth2" = ["customers:read"])),
+)]
+pub(super) async fn customers_list(
     state: web::Data<AppState>,
     req: HttpRequest,
-    auth: BearerAuth,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require_scope(CUSTOMERS_READ)?;
-    let query: ListQuery =
-        serde_urlencoded::from_str(req.query_string()).map_err(|e| ApiError::BadRequest {
-            field: "query",
-            message: e.to_string(),
-        })?;
+    caller.require_scope(CUSTOMERS_READ)?;
+    let query: ListQuery = query(&req)?;
     let limit = match query.limit.as_deref() {
-        None | Some("") => 10,
-        Some(raw) => raw.parse().map_err(|_| ApiError::BadRequest {
-            field: "limit",
-            message: "a number from 1 to 100".into(),
-        })?,
+        None => 10,
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| ApiError::bad_request("limit", "a number from 1 to 100"))?,
     };
     let page = state
         .customers
-        .list(
-            auth.0.business_user_id,
-            limit,
-            query.starting_after.filter(|s| !s.is_empty()),
-        )
+        .list(caller.business_user_id, limit, query.starting_after)
         .await?;
     Ok(HttpResponse::Ok().json(CustomerListJson {
         data: page.customers.into_iter().map(CustomerJson::from).collect(),
@@ -290,54 +343,136 @@ async fn customers_list(
     }))
 }
 
-async fn customer_get(
+/// Read a customer
+///
+/// One recorded customer. The copy is refreshed from Stripe when it is older than
+/// `CUSTOMERS_REFRESH_AFTER_SECONDS`; when Stripe cannot be reached then, the last copy
+/// is served with `stale: true`.
+#[utoipa::path(
+    get,
+    path = "/api/customers/{customer_id}/",
+    tag = "customers",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The customer.", body = CustomerJson),
+        (status = 400, response = BadRequest),
+        AuthErrors,
+        StripeErrors,
+    ),
+    security(("oauth2" = ["customers:read"])),
+)]
+pub(super) async fn customer_get(
     state: web::Data<AppState>,
-    auth: BearerAuth,
-    path: web::Path<String>,
+    caller: Caller,
+    path: web::Path<CustomerPath>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require_scope(CUSTOMERS_READ)?;
-    let document = state.customers.get(auth.0.business_user_id, &path).await?;
+    caller.require_scope(CUSTOMERS_READ)?;
+    let document = state
+        .customers
+        .get(caller.business_user_id, &path.customer_id)
+        .await?;
     Ok(HttpResponse::Ok().json(CustomerJson::from(document)))
 }
 
-async fn customer_delete(
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CustomerPath {
+    /// A customer id the business recorded.
+    #[param(
+        pattern = "^cus_[A-Za-z0-9_]+$",
+        max_length = 255,
+        example = "cus_NffrFeUfNV2Hib"
+    )]
+    customer_id: String,
+}
+
+/// Forget a customer
+///
+/// bridgekeeper forgets the customer and its copy; nothing changes at Stripe.
+#[utoipa::path(
+    delete,
+    path = "/api/customers/{customer_id}/",
+    tag = "customers",
+    params(CustomerPath),
+    responses(
+        (status = 204, description = "Forgotten."),
+        (status = 400, response = BadRequest),
+        AuthErrors,
+        (status = 404, response = NotFound),
+    ),
+    security(("oauth2" = ["customers:write"])),
+)]
+pub(super) async fn customer_delete(
     state: web::Data<AppState>,
     req: HttpRequest,
-    auth: BearerAuth,
-    path: web::Path<String>,
+    caller: Caller,
+    path: web::Path<CustomerPath>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require_scope(CUSTOMERS_WRITE)?;
-    let actor = Actor {
-        user_id: Some(auth.0.business_user_id),
-        label: Some(format!("client {}", auth.0.client_id)),
-        ip: client_ip(&req, state.settings.trust_proxy_headers),
-    };
+    caller.require_scope(CUSTOMERS_WRITE)?;
     state
         .customers
-        .forget(auth.0.business_user_id, &path, actor)
+        .forget(
+            caller.business_user_id,
+            &path.customer_id,
+            caller.actor(&req, &state),
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Serialize)]
-struct PortalSessionJson {
-    url: String,
-    created: String,
+/// Where the new portal session returns to.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPortalSession {
+    /// Where the portal's "return to site" link leads: an absolute http(s) URL.
+    #[schema(format = Uri, pattern = "^https?://", example = "https://app.example.com/account")]
     return_url: Option<String>,
 }
 
-async fn portal_session_create(
+/// A Stripe customer-portal session.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalSession)]
+pub struct PortalSessionJson {
+    /// The portal page to send the customer to. Short-lived: create one when the user
+    /// clicks, never store it.
+    #[schema(format = Uri)]
+    url: String,
+    /// When Stripe created the session.
+    #[schema(format = DateTime)]
+    created: String,
+    /// Where the portal's "return to site" link leads (null for the account's default).
+    #[schema(format = Uri)]
+    return_url: Option<String>,
+}
+
+/// Open a portal session
+///
+/// A new Stripe customer-portal session for a recorded customer, where they manage
+/// their subscriptions and payment details.
+#[utoipa::path(
+    post,
+    path = "/api/customers/{customer_id}/portal_sessions/",
+    tag = "customers",
+    params(CustomerPath),
+    request_body(content = Option<NewPortalSession>, description = "Optional: an empty body is an empty object."),
+    responses(
+        (status = 201, description = "The new session.", body = PortalSessionJson),
+        BodyErrors,
+        AuthErrors,
+        StripeErrors,
+    ),
+    security(("oauth2" = ["customers:write"])),
+)]
+pub(super) async fn portal_session_create(
     state: web::Data<AppState>,
-    auth: BearerAuth,
-    path: web::Path<String>,
-    body: web::Bytes,
+    caller: Caller,
+    path: web::Path<CustomerPath>,
+    JsonBody(input): JsonBody<NewPortalSession>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require_scope(CUSTOMERS_WRITE)?;
-    let input = json_object(&body, &["return_url"])?;
-    let return_url = string_field(&input, "return_url")?;
+    caller.require_scope(CUSTOMERS_WRITE)?;
     let session = state
         .customers
-        .create_portal_session(auth.0.business_user_id, &path, return_url)
+        .create_portal_session(caller.business_user_id, &path.customer_id, input.return_url)
         .await?;
     Ok(HttpResponse::Created().json(PortalSessionJson {
         url: session.url,

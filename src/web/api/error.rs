@@ -1,3 +1,9 @@
+//! The one error type of `/api/`: `{"error": code, "message": text}` (plus `field` on a
+//! 400), with a stable code per status; bearer-token failures also carry the RFC 6750
+//! `WWW-Authenticate` challenge. [`ERROR_CODES`] lists every code with its status: the
+//! OpenAPI document's error schemas are built from it, and a test holds every variant
+//! to it.
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -5,6 +11,39 @@ use serde_json::json;
 use crate::db::DbError;
 
 const REALM: &str = "bridgekeeper";
+
+/// One stable `error` code: the status it comes with and when.
+pub struct ErrorCode {
+    pub status: u16,
+    pub code: &'static str,
+    pub when: &'static str,
+}
+
+const fn code(status: u16, code: &'static str, when: &'static str) -> ErrorCode {
+    ErrorCode { status, code, when }
+}
+
+/// Every `error` code `/api/` answers with (docs/api.md, "Errors").
+pub const ERROR_CODES: &[ErrorCode] = &[
+    code(400, "invalid_request", "malformed JSON, an unknown field, a customer_id not of Stripe's form, a bad return_url or limit; `field` says which"),
+    code(401, "unauthorized", "no access token: send `Authorization: Bearer <token>`"),
+    code(401, "invalid_token", "the token is invalid, expired or revoked"),
+    code(401, "invalid_request", "a token in the URL, or a malformed `Authorization` header"),
+    code(403, "insufficient_scope", "the token lacks the scope this operation needs"),
+    code(404, "not_found", "no endpoint at this path, or the token's business no longer exists"),
+    code(404, "customer_not_found", "Stripe has no such customer in the connected account"),
+    code(404, "customer_not_recorded", "this business has not recorded the customer: `POST /api/customers/` first"),
+    code(405, "method_not_allowed", "the path does not answer this method; `Allow` lists those it does"),
+    code(409, "stripe_not_connected", "the business has no active Stripe connection (never connected, disconnected, or access revoked in Stripe)"),
+    code(409, "portal_not_configured", "the connected account never saved its customer-portal settings; `message` is Stripe's"),
+    code(410, "customer_deleted", "the customer was deleted in Stripe"),
+    code(413, "payload_too_large", "the body is larger than 64 KiB"),
+    code(415, "unsupported_media_type", "a body that is not `application/json`"),
+    code(500, "internal_error", "the server failed; the cause is logged, never shown"),
+    code(502, "stripe_error", "Stripe refused the request for another reason; `message` has Stripe's words and request id"),
+    code(503, "stripe_unavailable", "Stripe rate-limited or failed after retries; `Retry-After` says when to try again"),
+    code(504, "stripe_timeout", "Stripe did not answer in time"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -24,10 +63,14 @@ pub enum ApiError {
     NotFound(String),
     /// A malformed request body or parameter: 400 naming the field.
     #[error("{field}: {message}")]
-    BadRequest {
-        field: &'static str,
-        message: String,
-    },
+    BadRequest { field: String, message: String },
+    /// The path exists but not with this method: 405 with `Allow`.
+    #[error("this endpoint answers {allow} only")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
     /// A domain refusal with its own status and stable code (409, 404, 410, 502, 504).
     #[error("{message}")]
     Domain {
@@ -53,7 +96,14 @@ impl From<DbError> for ApiError {
 }
 
 impl ApiError {
-    fn code(&self) -> &'static str {
+    pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
         match self {
             ApiError::MissingToken => "unauthorized",
             ApiError::InvalidRequest(_) => "invalid_request",
@@ -61,6 +111,9 @@ impl ApiError {
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest { .. } => "invalid_request",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Domain { code, .. } | ApiError::Unavailable { code, .. } => code,
             ApiError::Internal(_) => "internal_error",
         }
@@ -91,6 +144,9 @@ impl ResponseError for ApiError {
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Domain { status, .. } => *status,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -116,6 +172,9 @@ impl ResponseError for ApiError {
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
             }
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, *allow));
+            }
             ApiError::BadRequest { field, .. } => {
                 return response
                     .json(json!({ "error": self.code(), "message": message, "field": field }));
@@ -123,5 +182,56 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(json!({ "error": self.code(), "message": message }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn documented(error: &ApiError) -> bool {
+        let status = error.status_code().as_u16();
+        ERROR_CODES
+            .iter()
+            .any(|c| c.status == status && c.code == error.code())
+    }
+
+    #[test]
+    fn every_error_answer_is_a_documented_code_for_its_status() {
+        let errors = [
+            ApiError::MissingToken,
+            ApiError::InvalidRequest("token in the URL".into()),
+            ApiError::InvalidToken("expired".into()),
+            ApiError::InsufficientScope("customers:write"),
+            ApiError::NotFound("gone".into()),
+            ApiError::bad_request("limit", "a number"),
+            ApiError::MethodNotAllowed { allow: "GET" },
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType,
+            ApiError::Internal("boom".into()),
+        ];
+        for error in &errors {
+            assert!(documented(error), "{error:?} is not in ERROR_CODES");
+        }
+    }
+
+    #[test]
+    fn customer_errors_map_to_documented_codes() {
+        use crate::customers::CustomerError;
+        let errors = [
+            CustomerError::Invalid {
+                field: "customer_id",
+                message: "bad".into(),
+            },
+            CustomerError::NotConnected,
+            CustomerError::NotFound("cus_1".into()),
+            CustomerError::NotRecorded("cus_1".into()),
+            CustomerError::Deleted("cus_1".into()),
+            CustomerError::PortalNotConfigured("save them".into()),
+        ];
+        for error in errors {
+            let api = ApiError::from(error);
+            assert!(documented(&api), "{api:?} is not in ERROR_CODES");
+        }
     }
 }

@@ -1,26 +1,52 @@
 //! OAuth errors as RFC 6749 §5.2 JSON: `{"error", "error_description"}`, never cached;
 //! 401 with `WWW-Authenticate: Basic` when client authentication failed, 429 with
 //! `Retry-After` when it is throttled, 500 (cause logged, not shown) for our faults.
+//! [`ERROR_CODES`] lists the codes per status for the OpenAPI document.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::oauth::OAuthError;
+use crate::web::api::error::ErrorCode;
 
 pub const REALM: &str = "bridgekeeper";
 
-pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
-    let status = match error {
+/// Every `error` code the `/o/` endpoints answer with, per status.
+pub const ERROR_CODES: &[ErrorCode] = &[
+    ErrorCode { status: 400, code: "invalid_request", when: "a missing, repeated or malformed parameter, or a body that is not a form" },
+    ErrorCode { status: 400, code: "invalid_grant", when: "the code or refresh token is invalid, expired, used or revoked, or was issued to another client or redirect URI, or the PKCE verifier does not match" },
+    ErrorCode { status: 400, code: "unauthorized_client", when: "the client is not registered for this grant type" },
+    ErrorCode { status: 400, code: "unsupported_grant_type", when: "a grant type other than authorization_code, refresh_token and client_credentials" },
+    ErrorCode { status: 400, code: "invalid_scope", when: "an unknown scope, or more than the client or the refreshed grant has" },
+    ErrorCode { status: 400, code: "unsupported_token_type", when: "revocation of a token type this server does not revoke" },
+    ErrorCode { status: 401, code: "invalid_client", when: "client authentication failed (unknown client, wrong secret, a secret sent for a public client, or a public client at the introspection endpoint)" },
+    ErrorCode { status: 405, code: "invalid_request", when: "the endpoint does not answer this method; `Allow` lists those it does" },
+    ErrorCode { status: 429, code: "invalid_client", when: "too many failed client authentications; `Retry-After` says when to try again" },
+    ErrorCode { status: 500, code: "server_error", when: "the server failed; the cause is logged, never shown" },
+];
+
+/// The error body of RFC 6749 §5.2.
+#[derive(Serialize)]
+pub struct OAuthErrorBody {
+    pub error: &'static str,
+    pub error_description: String,
+}
+
+pub fn status(error: &OAuthError) -> StatusCode {
+    match error {
         OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
         OAuthError::ClientThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
-        OAuthError::ServerError(cause) => {
-            tracing::error!(%cause, "OAuth request failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        OAuthError::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
-    };
-    let mut response = HttpResponse::build(status);
+    }
+}
+
+pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
+    if let OAuthError::ServerError(cause) = error {
+        tracing::error!(%cause, "OAuth request failed");
+    }
+    let mut response = HttpResponse::build(status(error));
     response
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
@@ -35,10 +61,21 @@ pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
         }
         _ => {}
     }
-    response.json(json!({
-        "error": error.code(),
-        "error_description": error.description(),
-    }))
+    response.json(OAuthErrorBody {
+        error: error.code(),
+        error_description: error.description(),
+    })
+}
+
+/// 405 for a method an endpoint does not answer, in the endpoint's own error shape.
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(OAuthErrorBody {
+            error: "invalid_request",
+            error_description: format!("this endpoint answers {allow} only"),
+        })
 }
 
 /// A JSON answer that carries credentials: never stored by any cache (R31).
@@ -47,4 +84,35 @@ pub fn no_store_json(body: &impl serde::Serialize) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_oauth_error_is_a_documented_code_for_its_status() {
+        let errors = [
+            OAuthError::invalid_request("x"),
+            OAuthError::InvalidClient("x".into()),
+            OAuthError::invalid_grant("x"),
+            OAuthError::UnauthorizedClient("x".into()),
+            OAuthError::UnsupportedGrantType("x".into()),
+            OAuthError::InvalidScope("x".into()),
+            OAuthError::UnsupportedTokenType("x".into()),
+            OAuthError::ClientThrottled {
+                retry_after_seconds: 1,
+            },
+            OAuthError::ServerError("x".into()),
+        ];
+        for error in &errors {
+            let status = status(error).as_u16();
+            assert!(
+                ERROR_CODES
+                    .iter()
+                    .any(|c| c.status == status && c.code == error.code()),
+                "{error:?} is not in ERROR_CODES"
+            );
+        }
+    }
 }

@@ -2,13 +2,33 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::oauth::{introspection, token_request, OAuthError};
+use crate::oauth::introspection::{self, Introspection};
+use crate::oauth::{token_request, OAuthError};
 use crate::web::session::client_ip;
 use crate::web::AppState;
 
+use super::docs::{OAuthErrors, TokenParameterForm};
 use super::error::{no_store_json, oauth_error_response};
 use super::token::{authorization, read_form};
 
+/// Introspect a token
+///
+/// Whether a token is live (RFC 7662). For confidential clients; `active` is true only
+/// for live tokens issued to clients of the caller's own business.
+#[utoipa::path(
+    post,
+    path = "/o/introspect/",
+    tag = "oauth",
+    request_body(content = TokenParameterForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The token's state.", body = Introspection, headers(
+            ("Cache-Control" = String, description = "`no-store`"),
+            ("Pragma" = String, description = "`no-cache`"),
+        )),
+        OAuthErrors,
+    ),
+    security((), ("clientSecretBasic" = [])),
+)]
 pub async fn introspect_post(
     state: web::Data<AppState>,
     req: HttpRequest,

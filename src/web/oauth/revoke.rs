@@ -7,9 +7,28 @@ use crate::web::session::client_ip;
 use crate::web::AppState;
 
 use super::cors;
+use super::docs::{OAuthErrors, Revoked, TokenParameterForm};
 use super::error::{no_store_json, oauth_error_response};
 use super::token::{authorization, read_form};
 
+/// Revoke a token
+///
+/// Revokes an access token, or a refresh token with its whole family (RFC 7009). A token
+/// that is unknown or belongs to another client is answered 200 and left alone.
+#[utoipa::path(
+    post,
+    path = "/o/revoke_token/",
+    tag = "oauth",
+    request_body(content = TokenParameterForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke.", body = Revoked, headers(
+            ("Cache-Control" = String, description = "`no-store`"),
+            ("Pragma" = String, description = "`no-cache`"),
+        )),
+        OAuthErrors,
+    ),
+    security((), ("clientSecretBasic" = [])),
+)]
 pub async fn revoke_post(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -38,7 +57,7 @@ pub async fn revoke_post(
         }
     };
     let mut response = match &result {
-        Ok(()) => no_store_json(&serde_json::json!({})),
+        Ok(()) => no_store_json(&Revoked {}),
         Err(e) => oauth_error_response(e),
     };
     cors::for_client(&state, &req, client.as_ref(), client_id, &mut response).await;

@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::oauth::issue::TokenResponse;
 use crate::oauth::params::Params;
 use crate::oauth::token_request::{self, GrantRequest, PresentedClient};
 use crate::oauth::{token, OAuthError};
@@ -10,6 +11,7 @@ use crate::web::session::client_ip;
 use crate::web::AppState;
 
 use super::cors;
+use super::docs::{OAuthErrors, TokenForm};
 use super::error::{no_store_json, oauth_error_response};
 
 /// The form body, and the `Authorization` header if any.
@@ -49,6 +51,24 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<(PresentedClient, GrantReques
     Ok((presented, grant))
 }
 
+/// Get tokens
+///
+/// Exchanges an authorization code (with its PKCE verifier), a refresh token (rotated:
+/// the answer carries its successor) or client credentials for an access token.
+#[utoipa::path(
+    post,
+    path = "/o/token/",
+    tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The tokens (RFC 6749 §5.1).", body = TokenResponse, headers(
+            ("Cache-Control" = String, description = "`no-store`"),
+            ("Pragma" = String, description = "`no-cache`"),
+        )),
+        OAuthErrors,
+    ),
+    security((), ("clientSecretBasic" = [])),
+)]
 pub async fn token_post(
     state: web::Data<AppState>,
     req: HttpRequest,

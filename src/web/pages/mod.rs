@@ -84,3 +84,12 @@ pub async fn static_css() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(include_str!("../../../static/app.css"))
 }
+
+/// The API reference's start-up script (see `web::api::docs`).
+#[get("/static/api-docs.js")]
+pub async fn static_api_docs_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../../static/api-docs.js"))
+}
