@@ -27,9 +27,8 @@ pub struct NewAuditEvent<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewAuditEvent<'_>) -> QueryResult<()> {
-    diesel::insert_into(audit_events::table)
-        .values(new)
-        .execute(conn)?;
+    let insert = diesel::insert_into(audit_events::table).values(new);
+    on_each_backend!(conn, |c| insert.execute(c))?;
     Ok(())
 }
 
@@ -39,13 +38,11 @@ pub fn list(
     before_id: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEvent>> {
-    let mut query = audit_events::table
+    let before = before_id.unwrap_or(i64::MAX);
+    on_each_backend!(conn, |c| audit_events::table
+        .filter(audit_events::id.lt(before))
         .select(AuditEvent::as_select())
         .order(audit_events::id.desc())
         .limit(limit)
-        .into_boxed();
-    if let Some(before) = before_id {
-        query = query.filter(audit_events::id.lt(before));
-    }
-    query.load(conn)
+        .load(c))
 }

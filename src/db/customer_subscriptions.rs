@@ -32,11 +32,11 @@ pub fn for_customer(
     conn: &mut DbConnection,
     customer_pk: i64,
 ) -> QueryResult<Vec<CachedSubscription>> {
-    customer_subscriptions::table
+    on_each_backend!(conn, |c| customer_subscriptions::table
         .filter(customer_subscriptions::customer_pk.eq(customer_pk))
         .order(customer_subscriptions::subscription_id.asc())
         .select(CachedSubscription::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// For many customers at once (a list page), in one query.
@@ -44,11 +44,11 @@ pub fn for_customers(
     conn: &mut DbConnection,
     customer_pks: &[i64],
 ) -> QueryResult<Vec<CachedSubscription>> {
-    customer_subscriptions::table
+    on_each_backend!(conn, |c| customer_subscriptions::table
         .filter(customer_subscriptions::customer_pk.eq_any(customer_pks))
         .order(customer_subscriptions::subscription_id.asc())
         .select(CachedSubscription::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Stores the state unless a newer one is stored; says whether it did.
@@ -76,11 +76,11 @@ pub fn delete_missing(
     seen: &[String],
     version: i64,
 ) -> QueryResult<usize> {
-    diesel::delete(
+    on_each_backend!(conn, |c| diesel::delete(
         customer_subscriptions::table
             .filter(customer_subscriptions::customer_pk.eq(customer_pk))
             .filter(customer_subscriptions::subscription_id.ne_all(seen))
             .filter(customer_subscriptions::version.lt(version)),
     )
-    .execute(conn)
+    .execute(c))
 }

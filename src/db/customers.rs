@@ -61,12 +61,12 @@ pub fn find(
     user_id: i64,
     customer_id: &str,
 ) -> QueryResult<Option<CustomerRecord>> {
-    customers::table
+    on_each_backend!(conn, |c| customers::table
         .filter(customers::user_id.eq(user_id))
         .filter(customers::customer_id.eq(customer_id))
         .select(CustomerRecord::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Every business's record of one Stripe customer of one account (normally one).
@@ -75,11 +75,11 @@ pub fn find_by_account(
     stripe_account: &str,
     customer_id: &str,
 ) -> QueryResult<Vec<CustomerRecord>> {
-    customers::table
+    on_each_backend!(conn, |c| customers::table
         .filter(customers::stripe_account.eq(stripe_account))
         .filter(customers::customer_id.eq(customer_id))
         .select(CustomerRecord::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Newest first; `before_pk` continues after an earlier page.
@@ -89,16 +89,14 @@ pub fn page(
     before_pk: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<CustomerRecord>> {
-    let mut query = customers::table
+    let before = before_pk.unwrap_or(i64::MAX);
+    on_each_backend!(conn, |c| customers::table
         .filter(customers::user_id.eq(user_id))
+        .filter(customers::id.lt(before))
         .order(customers::id.desc())
         .limit(limit)
         .select(CustomerRecord::as_select())
-        .into_boxed();
-    if let Some(before) = before_pk {
-        query = query.filter(customers::id.lt(before));
-    }
-    query.load(conn)
+        .load(c))
 }
 
 /// Updates the customer-level fields unless a newer state is stored; says whether it did.
@@ -107,29 +105,29 @@ pub fn update_if_newer(
     pk: i64,
     fields: &CustomerFields<'_>,
 ) -> QueryResult<bool> {
-    let updated = diesel::update(
+    let updated = on_each_backend!(conn, |c| diesel::update(
         customers::table
             .find(pk)
             .filter(customers::version.le(fields.version)),
     )
     .set(fields)
-    .execute(conn)?;
+    .execute(c))?;
     Ok(updated == 1)
 }
 
 pub fn mark_fetched(conn: &mut DbConnection, pk: i64, at: i64) -> QueryResult<()> {
-    diesel::update(customers::table.find(pk))
+    on_each_backend!(conn, |c| diesel::update(customers::table.find(pk))
         .set(customers::fetched_at.eq(at))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
 pub fn delete(conn: &mut DbConnection, user_id: i64, customer_id: &str) -> QueryResult<bool> {
-    let deleted = diesel::delete(
+    let deleted = on_each_backend!(conn, |c| diesel::delete(
         customers::table
             .filter(customers::user_id.eq(user_id))
             .filter(customers::customer_id.eq(customer_id)),
     )
-    .execute(conn)?;
+    .execute(c))?;
     Ok(deleted > 0)
 }

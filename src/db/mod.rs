@@ -5,9 +5,12 @@
 //! blocking closure, one transaction; the domain events a write recorded are handed to
 //! the subscribers inside that transaction.
 
-/// Runs a statement on the concrete connection of either backend: for the few
-/// statements the multi-backend connection cannot express (`ON CONFLICT`,
-/// `FOR UPDATE`). The same query value executes on whichever backend it is.
+/// Runs a query on the concrete connection of either backend. Every query in `db/`
+/// goes through it: the multi-backend connection renders a query's SQL text anew on
+/// every execution (even when the statement is cached), while the concrete connection
+/// finds its prepared statement by the query's type. It also expresses what the
+/// multi-backend connection cannot (`ON CONFLICT`, `FOR UPDATE`). The body is pasted
+/// into each arm, so a query that names its backend (`as_select()`) is typed per arm.
 macro_rules! on_each_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {

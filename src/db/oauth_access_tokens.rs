@@ -33,9 +33,8 @@ pub struct NewOAuthAccessToken<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewOAuthAccessToken<'_>) -> QueryResult<()> {
-    diesel::insert_into(tokens::table)
-        .values(new)
-        .execute(conn)?;
+    let insert = diesel::insert_into(tokens::table).values(new);
+    on_each_backend!(conn, |c| insert.execute(c))?;
     Ok(())
 }
 
@@ -44,53 +43,56 @@ pub fn find_by_jti_with_grant_state(
     conn: &mut DbConnection,
     jti: &str,
 ) -> QueryResult<Option<(OAuthAccessToken, Option<Option<i64>>)>> {
-    tokens::table
+    on_each_backend!(conn, |c| tokens::table
         .left_join(oauth_grants::table)
         .filter(tokens::jti.eq(jti))
         .select((
             OAuthAccessToken::as_select(),
             oauth_grants::revoked_at.nullable(),
         ))
-        .first::<(OAuthAccessToken, Option<i64>)>(conn)
-        .optional()
-        .map(|found| {
-            found.map(|(token, grant_revoked_at)| {
-                let grant_state = token.grant_id.map(|_| grant_revoked_at);
-                (token, grant_state)
-            })
+        .first::<(OAuthAccessToken, Option<i64>)>(c)
+        .optional())
+    .map(|found| {
+        found.map(|(token, grant_revoked_at)| {
+            let grant_state = token.grant_id.map(|_| grant_revoked_at);
+            (token, grant_state)
         })
+    })
 }
 
 pub fn revoke_by_jti(conn: &mut DbConnection, jti: &str, now: i64) -> QueryResult<usize> {
-    diesel::update(
+    on_each_backend!(conn, |c| diesel::update(
         tokens::table
             .filter(tokens::jti.eq(jti))
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(now))
-    .execute(conn)
+    .execute(c))
 }
 
 pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> QueryResult<usize> {
-    diesel::update(
+    on_each_backend!(conn, |c| diesel::update(
         tokens::table
             .filter(tokens::family_id.eq(family_id))
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(now))
-    .execute(conn)
+    .execute(c))
 }
 
 pub fn revoke_grant(conn: &mut DbConnection, grant_id: i64, now: i64) -> QueryResult<usize> {
-    diesel::update(
+    on_each_backend!(conn, |c| diesel::update(
         tokens::table
             .filter(tokens::grant_id.eq(grant_id))
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(now))
-    .execute(conn)
+    .execute(c))
 }
 
 pub fn delete_expired(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
-    diesel::delete(tokens::table.filter(tokens::expires_at.lt(now))).execute(conn)
+    on_each_backend!(conn, |c| diesel::delete(
+        tokens::table.filter(tokens::expires_at.lt(now))
+    )
+    .execute(c))
 }

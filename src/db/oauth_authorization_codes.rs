@@ -37,9 +37,9 @@ pub struct NewOAuthAuthorizationCode<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewOAuthAuthorizationCode<'_>) -> QueryResult<()> {
-    diesel::insert_into(codes::table)
+    on_each_backend!(conn, |c| diesel::insert_into(codes::table)
         .values(new)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -47,11 +47,11 @@ pub fn find_by_hash(
     conn: &mut DbConnection,
     code_hash: &str,
 ) -> QueryResult<Option<OAuthAuthorizationCode>> {
-    codes::table
+    on_each_backend!(conn, |c| codes::table
         .filter(codes::code_hash.eq(code_hash))
         .select(OAuthAuthorizationCode::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Marks the code used, atomically: true for exactly one caller, however many race.
@@ -61,12 +61,12 @@ pub fn claim(
     family_id: &str,
     now: i64,
 ) -> QueryResult<bool> {
-    let updated = Claim {
+    let claim = Claim {
         code_hash,
         family_id,
         now,
-    }
-    .execute(conn)?;
+    };
+    let updated = on_each_backend!(conn, |c| claim.execute(c))?;
     Ok(updated == 1)
 }
 
@@ -76,7 +76,7 @@ pub fn delete_expired(
     now: i64,
     used_retention_seconds: i64,
 ) -> QueryResult<usize> {
-    diesel::delete(
+    on_each_backend!(conn, |c| diesel::delete(
         codes::table.filter(
             codes::used_at
                 .is_null()
@@ -84,7 +84,7 @@ pub fn delete_expired(
                 .or(codes::expires_at.lt(now - used_retention_seconds)),
         ),
     )
-    .execute(conn)
+    .execute(c))
 }
 
 /// `UPDATE … SET used_at = now, family_id = … WHERE code_hash = … AND used_at IS

@@ -40,9 +40,9 @@ pub struct NewOAuthClient<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewOAuthClient<'_>) -> QueryResult<OAuthClient> {
-    diesel::insert_into(oauth_clients::table)
+    on_each_backend!(conn, |c| diesel::insert_into(oauth_clients::table)
         .values(new)
-        .execute(conn)?;
+        .execute(c))?;
     find_by_client_id(conn, new.client_id)?.ok_or(diesel::result::Error::NotFound)
 }
 
@@ -50,51 +50,52 @@ pub fn find_by_client_id(
     conn: &mut DbConnection,
     client_id: &str,
 ) -> QueryResult<Option<OAuthClient>> {
-    oauth_clients::table
+    on_each_backend!(conn, |c| oauth_clients::table
         .filter(oauth_clients::client_id.eq(client_id))
         .select(OAuthClient::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<OAuthClient>> {
-    oauth_clients::table
+    on_each_backend!(conn, |c| oauth_clients::table
         .find(id)
         .select(OAuthClient::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn list_by_owner(conn: &mut DbConnection, owner_user_id: i64) -> QueryResult<Vec<OAuthClient>> {
-    oauth_clients::table
+    on_each_backend!(conn, |c| oauth_clients::table
         .filter(oauth_clients::owner_user_id.eq(owner_user_id))
         .order(oauth_clients::id.asc())
         .select(OAuthClient::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<OAuthClient>> {
-    oauth_clients::table
+    on_each_backend!(conn, |c| oauth_clients::table
         .order(oauth_clients::id.asc())
         .select(OAuthClient::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Clients whose CORS origin list mentions `origin` (the caller checks exactly).
 pub fn with_cors_origin_like(conn: &mut DbConnection, origin: &str) -> QueryResult<Vec<String>> {
-    oauth_clients::table
+    on_each_backend!(conn, |c| oauth_clients::table
         .filter(oauth_clients::cors_origins.like(format!("%{origin}%")))
         .select(oauth_clients::cors_origins)
-        .load(conn)
+        .load(c))
 }
 
 pub fn set_secret_hash(conn: &mut DbConnection, id: i64, secret_hash: &str) -> QueryResult<usize> {
-    diesel::update(oauth_clients::table.find(id))
+    on_each_backend!(conn, |c| diesel::update(oauth_clients::table.find(id))
         .set(oauth_clients::secret_hash.eq(secret_hash))
-        .execute(conn)
+        .execute(c))
 }
 
 /// Deletes the client; codes, grants and tokens go with it (ON DELETE CASCADE).
 pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
-    diesel::delete(oauth_clients::table.find(id)).execute(conn)
+    on_each_backend!(conn, |c| diesel::delete(oauth_clients::table.find(id))
+        .execute(c))
 }

@@ -27,23 +27,23 @@ pub struct NewOAuthGrant<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewOAuthGrant<'_>) -> QueryResult<OAuthGrant> {
-    diesel::insert_into(oauth_grants::table)
+    on_each_backend!(conn, |c| diesel::insert_into(oauth_grants::table)
         .values(new)
-        .execute(conn)?;
-    oauth_grants::table
+        .execute(c))?;
+    on_each_backend!(conn, |c| oauth_grants::table
         .filter(oauth_grants::client_pk.eq(new.client_pk))
         .filter(oauth_grants::user_id.eq(new.user_id))
         .order(oauth_grants::id.desc())
         .select(OAuthGrant::as_select())
-        .first(conn)
+        .first(c))
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<OAuthGrant>> {
-    oauth_grants::table
+    on_each_backend!(conn, |c| oauth_grants::table
         .find(id)
         .select(OAuthGrant::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// The user's unrevoked grant to this client, if any.
@@ -52,14 +52,14 @@ pub fn find_active(
     client_pk: i64,
     user_id: i64,
 ) -> QueryResult<Option<OAuthGrant>> {
-    oauth_grants::table
+    on_each_backend!(conn, |c| oauth_grants::table
         .filter(oauth_grants::client_pk.eq(client_pk))
         .filter(oauth_grants::user_id.eq(user_id))
         .filter(oauth_grants::revoked_at.is_null())
         .order(oauth_grants::id.desc())
         .select(OAuthGrant::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Locks the grant row until the transaction ends. Every transaction that changes a
@@ -78,22 +78,22 @@ pub fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
 }
 
 pub fn set_scope(conn: &mut DbConnection, id: i64, scope: &str, now: i64) -> QueryResult<usize> {
-    diesel::update(oauth_grants::table.find(id))
+    on_each_backend!(conn, |c| diesel::update(oauth_grants::table.find(id))
         .set((
             oauth_grants::scope.eq(scope),
             oauth_grants::updated_at.eq(now),
         ))
-        .execute(conn)
+        .execute(c))
 }
 
 pub fn revoke(conn: &mut DbConnection, id: i64, now: i64) -> QueryResult<usize> {
-    diesel::update(
+    on_each_backend!(conn, |c| diesel::update(
         oauth_grants::table
             .find(id)
             .filter(oauth_grants::revoked_at.is_null()),
     )
     .set(oauth_grants::revoked_at.eq(now))
-    .execute(conn)
+    .execute(c))
 }
 
 /// The user's active grants with the client's id and name, newest first.
@@ -101,7 +101,7 @@ pub fn list_active_for_user(
     conn: &mut DbConnection,
     user_id: i64,
 ) -> QueryResult<Vec<(OAuthGrant, String, String)>> {
-    oauth_grants::table
+    on_each_backend!(conn, |c| oauth_grants::table
         .inner_join(oauth_clients::table)
         .filter(oauth_grants::user_id.eq(user_id))
         .filter(oauth_grants::revoked_at.is_null())
@@ -111,5 +111,5 @@ pub fn list_active_for_user(
             oauth_clients::client_id,
             oauth_clients::name,
         ))
-        .load(conn)
+        .load(c))
 }

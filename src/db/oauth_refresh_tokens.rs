@@ -36,9 +36,9 @@ pub struct NewOAuthRefreshToken<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewOAuthRefreshToken<'_>) -> QueryResult<()> {
-    diesel::insert_into(tokens::table)
+    on_each_backend!(conn, |c| diesel::insert_into(tokens::table)
         .values(new)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -46,41 +46,45 @@ pub fn find_by_hash(
     conn: &mut DbConnection,
     token_hash: &str,
 ) -> QueryResult<Option<OAuthRefreshToken>> {
-    tokens::table
+    on_each_backend!(conn, |c| tokens::table
         .filter(tokens::token_hash.eq(token_hash))
         .select(OAuthRefreshToken::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Marks the token rotated out, atomically: true for exactly one caller.
 pub fn claim(conn: &mut DbConnection, token_hash: &str, now: i64) -> QueryResult<bool> {
-    let updated = Claim { token_hash, now }.execute(conn)?;
+    let claim = Claim { token_hash, now };
+    let updated = on_each_backend!(conn, |c| claim.execute(c))?;
     Ok(updated == 1)
 }
 
 pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> QueryResult<usize> {
-    diesel::update(
+    on_each_backend!(conn, |c| diesel::update(
         tokens::table
             .filter(tokens::family_id.eq(family_id))
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(now))
-    .execute(conn)
+    .execute(c))
 }
 
 pub fn revoke_grant(conn: &mut DbConnection, grant_id: i64, now: i64) -> QueryResult<usize> {
-    diesel::update(
+    on_each_backend!(conn, |c| diesel::update(
         tokens::table
             .filter(tokens::grant_id.eq(grant_id))
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(now))
-    .execute(conn)
+    .execute(c))
 }
 
 pub fn delete_expired(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
-    diesel::delete(tokens::table.filter(tokens::absolute_expires_at.lt(now))).execute(conn)
+    on_each_backend!(conn, |c| diesel::delete(
+        tokens::table.filter(tokens::absolute_expires_at.lt(now))
+    )
+    .execute(c))
 }
 
 /// `UPDATE … SET superseded_at = now WHERE token_hash = … AND superseded_at IS NULL

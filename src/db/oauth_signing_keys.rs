@@ -26,7 +26,9 @@ pub struct NewOAuthSigningKey<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewOAuthSigningKey<'_>) -> QueryResult<()> {
-    diesel::insert_into(keys::table).values(new).execute(conn)?;
+    on_each_backend!(conn, |c| diesel::insert_into(keys::table)
+        .values(new)
+        .execute(c))?;
     Ok(())
 }
 
@@ -35,7 +37,7 @@ pub fn list_published(
     conn: &mut DbConnection,
     retired_since: i64,
 ) -> QueryResult<Vec<OAuthSigningKey>> {
-    keys::table
+    on_each_backend!(conn, |c| keys::table
         .filter(
             keys::retired_at
                 .is_null()
@@ -43,29 +45,32 @@ pub fn list_published(
         )
         .order(keys::id.desc())
         .select(OAuthSigningKey::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn any_active_with_algorithm(conn: &mut DbConnection, algorithm: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
+    on_each_backend!(conn, |c| diesel::select(diesel::dsl::exists(
         keys::table
             .filter(keys::retired_at.is_null())
             .filter(keys::algorithm.eq(algorithm)),
     ))
-    .get_result(conn)
+    .get_result(c))
 }
 
 /// Retires every active key except `keep_kid`.
 pub fn retire_all_except(conn: &mut DbConnection, keep_kid: &str, now: i64) -> QueryResult<usize> {
-    diesel::update(
+    on_each_backend!(conn, |c| diesel::update(
         keys::table
             .filter(keys::retired_at.is_null())
             .filter(keys::kid.ne(keep_kid)),
     )
     .set(keys::retired_at.eq(now))
-    .execute(conn)
+    .execute(c))
 }
 
 pub fn delete_retired_before(conn: &mut DbConnection, before: i64) -> QueryResult<usize> {
-    diesel::delete(keys::table.filter(keys::retired_at.lt(before))).execute(conn)
+    on_each_backend!(conn, |c| diesel::delete(
+        keys::table.filter(keys::retired_at.lt(before))
+    )
+    .execute(c))
 }

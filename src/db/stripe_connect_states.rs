@@ -27,9 +27,9 @@ pub struct NewConnectState<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewConnectState<'_>) -> QueryResult<()> {
-    diesel::insert_into(stripe_connect_states::table)
+    on_each_backend!(conn, |c| diesel::insert_into(stripe_connect_states::table)
         .values(new)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -37,30 +37,30 @@ pub fn find_by_hash(
     conn: &mut DbConnection,
     state_hash: &str,
 ) -> QueryResult<Option<ConnectState>> {
-    stripe_connect_states::table
+    on_each_backend!(conn, |c| stripe_connect_states::table
         .filter(stripe_connect_states::state_hash.eq(state_hash))
         .select(ConnectState::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Marks the state used, only if it was still unused; returns whether this call did it
 /// (so two concurrent callbacks cannot both take it).
 pub fn take(conn: &mut DbConnection, id: i64, now: i64) -> QueryResult<bool> {
-    let updated = diesel::update(
+    let updated = on_each_backend!(conn, |c| diesel::update(
         stripe_connect_states::table
             .find(id)
             .filter(stripe_connect_states::used_at.is_null()),
     )
     .set(stripe_connect_states::used_at.eq(Some(now)))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(updated == 1)
 }
 
 /// Forgets states that expired more than a day ago.
 pub fn delete_expired(conn: &mut DbConnection, before: i64) -> QueryResult<usize> {
-    diesel::delete(
+    on_each_backend!(conn, |c| diesel::delete(
         stripe_connect_states::table.filter(stripe_connect_states::expires_at.lt(before)),
     )
-    .execute(conn)
+    .execute(c))
 }

@@ -46,11 +46,11 @@ pub fn find_for_user(
     conn: &mut DbConnection,
     user_id: i64,
 ) -> QueryResult<Option<StripeConnection>> {
-    stripe_connections::table
+    on_each_backend!(conn, |c| stripe_connections::table
         .filter(stripe_connections::user_id.eq(user_id))
         .select(StripeConnection::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// The live connections to a Stripe account (at most one in practice).
@@ -58,24 +58,24 @@ pub fn connected_to_account(
     conn: &mut DbConnection,
     stripe_user_id: &str,
 ) -> QueryResult<Vec<StripeConnection>> {
-    stripe_connections::table
+    on_each_backend!(conn, |c| stripe_connections::table
         .filter(stripe_connections::stripe_user_id.eq(stripe_user_id))
         .filter(stripe_connections::status.eq(STATUS_CONNECTED))
         .select(StripeConnection::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Inserts the business's connection, or replaces it (a reconnect).
 pub fn upsert(conn: &mut DbConnection, form: &ConnectionForm<'_>) -> QueryResult<()> {
-    let updated = diesel::update(
+    let updated = on_each_backend!(conn, |c| diesel::update(
         stripe_connections::table.filter(stripe_connections::user_id.eq(form.user_id)),
     )
     .set(form)
-    .execute(conn)?;
+    .execute(c))?;
     if updated == 0 {
-        diesel::insert_into(stripe_connections::table)
+        on_each_backend!(conn, |c| diesel::insert_into(stripe_connections::table)
             .values(form)
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }
@@ -83,7 +83,7 @@ pub fn upsert(conn: &mut DbConnection, form: &ConnectionForm<'_>) -> QueryResult
 /// Marks a connection revoked (only if it is still connected); returns whether it changed.
 /// The sealed tokens are dropped: they no longer work.
 pub fn revoke(conn: &mut DbConnection, id: i64, now: i64, by: &str) -> QueryResult<bool> {
-    let updated = diesel::update(
+    let updated = on_each_backend!(conn, |c| diesel::update(
         stripe_connections::table
             .find(id)
             .filter(stripe_connections::status.eq(STATUS_CONNECTED)),
@@ -96,6 +96,6 @@ pub fn revoke(conn: &mut DbConnection, id: i64, now: i64, by: &str) -> QueryResu
         stripe_connections::refresh_token_sealed.eq(None::<Vec<u8>>),
         stripe_connections::updated_at.eq(now),
     ))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(updated == 1)
 }

@@ -37,40 +37,47 @@ pub struct NewWebhookSecret<'a> {
 pub const SETTINGS_ROW_ID: i64 = 1;
 
 pub fn find(conn: &mut DbConnection) -> QueryResult<Option<StripePlatformSettingsRow>> {
-    stripe_platform_settings::table
+    on_each_backend!(conn, |c| stripe_platform_settings::table
         .find(SETTINGS_ROW_ID)
         .select(StripePlatformSettingsRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Replaces the single settings row.
 pub fn save(conn: &mut DbConnection, row: &StripePlatformSettingsRow) -> QueryResult<()> {
-    let updated = diesel::update(stripe_platform_settings::table.find(SETTINGS_ROW_ID))
-        .set(row)
-        .execute(conn)?;
+    let updated = on_each_backend!(conn, |c| diesel::update(
+        stripe_platform_settings::table.find(SETTINGS_ROW_ID)
+    )
+    .set(row)
+    .execute(c))?;
     if updated == 0 {
-        diesel::insert_into(stripe_platform_settings::table)
-            .values(row)
-            .execute(conn)?;
+        on_each_backend!(conn, |c| diesel::insert_into(
+            stripe_platform_settings::table
+        )
+        .values(row)
+        .execute(c))?;
     }
     Ok(())
 }
 
 pub fn webhook_secrets(conn: &mut DbConnection) -> QueryResult<Vec<WebhookSecretRow>> {
-    stripe_webhook_secrets::table
+    on_each_backend!(conn, |c| stripe_webhook_secrets::table
         .order(stripe_webhook_secrets::id.asc())
         .select(WebhookSecretRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn add_webhook_secret(conn: &mut DbConnection, new: &NewWebhookSecret<'_>) -> QueryResult<()> {
-    diesel::insert_into(stripe_webhook_secrets::table)
+    on_each_backend!(conn, |c| diesel::insert_into(stripe_webhook_secrets::table)
         .values(new)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
 pub fn delete_webhook_secret(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
-    diesel::delete(stripe_webhook_secrets::table.find(id)).execute(conn)
+    on_each_backend!(conn, |c| diesel::delete(
+        stripe_webhook_secrets::table.find(id)
+    )
+    .execute(c))
 }

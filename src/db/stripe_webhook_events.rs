@@ -34,16 +34,16 @@ pub struct NewWebhookEvent<'a> {
 }
 
 pub fn exists(conn: &mut DbConnection, event_id: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
+    on_each_backend!(conn, |c| diesel::select(diesel::dsl::exists(
         stripe_webhook_events::table.filter(stripe_webhook_events::event_id.eq(event_id)),
     ))
-    .get_result(conn)
+    .get_result(c))
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewWebhookEvent<'_>) -> QueryResult<()> {
-    diesel::insert_into(stripe_webhook_events::table)
+    on_each_backend!(conn, |c| diesel::insert_into(stripe_webhook_events::table)
         .values(new)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -53,7 +53,7 @@ pub fn for_account(
     account: &str,
     limit: i64,
 ) -> QueryResult<Vec<WebhookEvent>> {
-    stripe_webhook_events::table
+    on_each_backend!(conn, |c| stripe_webhook_events::table
         .filter(stripe_webhook_events::account.eq(account))
         .order((
             stripe_webhook_events::created.desc(),
@@ -61,9 +61,9 @@ pub fn for_account(
         ))
         .limit(limit)
         .select(WebhookEvent::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
-    stripe_webhook_events::table.count().get_result(conn)
+    on_each_backend!(conn, |c| stripe_webhook_events::table.count().get_result(c))
 }

@@ -27,39 +27,39 @@ pub struct NewUser<'a> {
 /// Inserts and returns the stored row (looked up by its unique email, which works the
 /// same on both backends).
 pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<User> {
-    diesel::insert_into(users::table)
+    on_each_backend!(conn, |c| diesel::insert_into(users::table)
         .values(new)
-        .execute(conn)?;
+        .execute(c))?;
     find_by_email(conn, new.email)?.ok_or(diesel::result::Error::NotFound)
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
-    users::table
+    on_each_backend!(conn, |c| users::table
         .filter(users::email.eq(email))
         .select(User::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
-    users::table
+    on_each_backend!(conn, |c| users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn any_admin(conn: &mut DbConnection) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
+    on_each_backend!(conn, |c| diesel::select(diesel::dsl::exists(
         users::table.filter(users::is_admin.eq(true)),
     ))
-    .get_result(conn)
+    .get_result(c))
 }
 
 pub fn list(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<User>> {
-    users::table
+    on_each_backend!(conn, |c| users::table
         .order(users::id.desc())
         .limit(limit)
         .select(User::as_select())
-        .load(conn)
+        .load(c))
 }
