@@ -336,8 +336,12 @@ impl Database {
             .build(ConnectionManager::new(url.clone()).read_only(is_sqlite))?;
         let bus = Arc::new(bus);
         let writer = if is_sqlite {
-            let conn = ConnectionManager::new(url.clone()).connect()?;
-            Some(writer::Writer::start(conn, bus.clone())?)
+            let manager = ConnectionManager::new(url.clone());
+            Some(writer::Writer::start(
+                manager.connect()?,
+                manager.connect()?,
+                bus.clone(),
+            )?)
         } else {
             None
         };

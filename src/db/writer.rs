@@ -26,21 +26,44 @@ use crate::events::EventBus;
 /// The most use cases one commit carries; bounds the latency a batch adds.
 const MAX_BATCH: usize = 128;
 
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A handle to the writer thread; clones share it. The thread ends when the last
 /// handle is dropped.
 #[derive(Clone)]
 pub(super) struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
+    /// Dropped with the last handle, which stops the checkpointer.
+    _checkpointer: Arc<mpsc::Sender<()>>,
 }
 
 impl Writer {
-    pub(super) fn start(conn: DbConnection, bus: Arc<EventBus>) -> Result<Self, DbError> {
+    /// Starts the writer on `conn` and a checkpointer on `checkpoints`, a second
+    /// connection to the same file.
+    pub(super) fn start(
+        mut conn: DbConnection,
+        checkpoints: DbConnection,
+        bus: Arc<EventBus>,
+    ) -> Result<Self, DbError> {
+        // The writer never checkpoints itself: a checkpoint copies pages into the
+        // database file and syncs it, and every write would wait for it.
+        conn.batch_execute("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(|e| DbError::Connect(e.to_string()))?;
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || serve(conn, &queue, &bus))
             .map_err(|e| DbError::Task(format!("cannot start the SQLite writer: {e}")))?;
-        Ok(Self { jobs })
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_periodically(checkpoints, &stopped))
+            .map_err(|e| DbError::Task(format!("cannot start the SQLite checkpointer: {e}")))?;
+        Ok(Self {
+            jobs,
+            _checkpointer: Arc::new(stop),
+        })
     }
 
     pub(super) async fn submit<T, E, F>(&self, use_case: F) -> Result<T, E>
@@ -131,6 +154,18 @@ where
         };
         // The caller may have gone away (a dropped request); nothing to tell then.
         let _ = self.reply.send(answer);
+    }
+}
+
+/// The checkpointer thread: a passive checkpoint (it never waits for, nor blocks, the
+/// writer or a reader) every [`CHECKPOINT_INTERVAL`], until the writer is gone. Done
+/// in the background, a checkpoint's copying and syncing never holds up a commit; and
+/// a page that many batches changed is written back once per interval.
+fn checkpoint_periodically(mut conn: DbConnection, stop: &mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
+        if let Err(error) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+            tracing::warn!(%error, "WAL checkpoint failed; the next one will retry");
+        }
     }
 }
 
