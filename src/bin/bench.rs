@@ -19,13 +19,15 @@ use std::time::{Duration, Instant};
 use bridgekeeper::crypto::{random_token, MasterKey};
 
 const USAGE: &str = "usage: bench [--database sqlite|postgres] [--postgres-url URL] \
-[--scenario NAME]... [--seconds N] [--warmup N] [--concurrency N]";
+[--scenario NAME]... [--seconds N] [--windows N] [--warmup N] [--concurrency N]";
 
 struct Options {
     database: String,
     postgres_url: String,
     scenarios: Vec<String>,
     seconds: u64,
+    /// The measured seconds are cut into this many windows (see `measure`).
+    windows: usize,
     warmup: u64,
     concurrency: usize,
 }
@@ -36,6 +38,7 @@ fn parse_options() -> Result<Options, String> {
         postgres_url: "postgres://postgres@127.0.0.1:5432/postgres".into(),
         scenarios: Vec::new(),
         seconds: 10,
+        windows: 5,
         warmup: 2,
         concurrency: 32,
     };
@@ -50,6 +53,13 @@ fn parse_options() -> Result<Options, String> {
             "--postgres-url" => options.postgres_url = value()?,
             "--scenario" => options.scenarios.push(value()?),
             "--seconds" => options.seconds = value()?.parse().map_err(|_| "--seconds: a number")?,
+            "--windows" => {
+                options.windows = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("--windows: a number above 0")?
+            }
             "--warmup" => options.warmup = value()?.parse().map_err(|_| "--warmup: a number")?,
             "--concurrency" => {
                 options.concurrency = value()?.parse().map_err(|_| "--concurrency: a number")?
@@ -866,7 +876,10 @@ struct Measurement {
     seconds: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The median over the measurement windows.
     server_cpu_us_per_op: f64,
+    /// The lowest and highest window.
+    cpu_spread: (f64, f64),
     resident_mib: Option<f64>,
 }
 
@@ -898,25 +911,41 @@ async fn measure(
     let workers = run_load(workers, Duration::from_secs(options.warmup))
         .await
         .0;
-    let cpu_before = server.cpu_seconds()?;
+    // The measured time is cut into windows, each with its own CPU-per-operation
+    // figure; the median of those is reported, so a burst of noise from another tenant
+    // of this machine spoils one window, not the result.
+    let window = Duration::from_secs_f64(options.seconds as f64 / options.windows as f64);
+    let mut workers = workers;
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut cpu_per_op = Vec::with_capacity(options.windows);
     let started = Instant::now();
-    let (_, mut latencies, errors) = run_load(workers, Duration::from_secs(options.seconds)).await;
+    for _ in 0..options.windows {
+        let cpu_before = server.cpu_seconds()?;
+        let (next, window_latencies, window_errors) = run_load(workers, window).await;
+        let cpu = server.cpu_seconds()? - cpu_before;
+        workers = next;
+        if !window_latencies.is_empty() {
+            cpu_per_op.push(cpu * 1e6 / window_latencies.len() as f64);
+        }
+        latencies.extend(window_latencies);
+        errors += window_errors;
+    }
     let seconds = started.elapsed().as_secs_f64();
-    let cpu = server.cpu_seconds()? - cpu_before;
     latencies.sort_by(|a, b| a.total_cmp(b));
-    let operations = latencies.len();
+    cpu_per_op.sort_by(|a, b| a.total_cmp(b));
     Ok(Measurement {
         scenario: scenario.to_owned(),
-        operations,
+        operations: latencies.len(),
         errors,
         seconds,
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
-        server_cpu_us_per_op: if operations == 0 {
-            0.0
-        } else {
-            cpu * 1e6 / operations as f64
-        },
+        server_cpu_us_per_op: percentile(&cpu_per_op, 0.50),
+        cpu_spread: (
+            cpu_per_op.first().copied().unwrap_or(0.0),
+            cpu_per_op.last().copied().unwrap_or(0.0),
+        ),
         resident_mib: server.resident_mib(),
     })
 }
@@ -1082,18 +1111,20 @@ fn run(options: Options) -> Result<(), String> {
         results.push(measurement);
     }
     println!(
-        "| scenario ({}) | ops/s | p50 ms | p99 ms | server CPU µs/op | errors | RSS MiB |",
-        options.database
+        "| scenario ({}) | ops/s | p50 ms | p99 ms | server CPU µs/op (median of {} windows) | window range | errors | RSS MiB |",
+        options.database, options.windows
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for m in results {
         println!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {} | {} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0}–{:.0} | {} | {} |",
             m.scenario,
             m.operations as f64 / m.seconds,
             m.p50_ms,
             m.p99_ms,
             m.server_cpu_us_per_op,
+            m.cpu_spread.0,
+            m.cpu_spread.1,
             m.errors,
             m.resident_mib
                 .map(|r| format!("{r:.1}"))

@@ -12,18 +12,31 @@ pub mod session;
 pub mod state;
 pub mod stripe_webhooks;
 
-use actix_web::web;
+use actix_web::{web, Resource};
 
 pub use state::AppState;
 
-/// Every route of the service.
+/// Every route of the service. Routes are tried in this order, so the endpoints that
+/// programs call (tokens, introspection, the API) come before the pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::healthz)
-        .service(health::readyz)
-        .service(pages::static_css)
-        .service(pages::static_api_docs_js);
-    pages::configure(cfg);
+    cfg.service(health::healthz).service(health::readyz);
     oauth::configure(cfg);
     api::configure(cfg);
     stripe_webhooks::configure(cfg);
+    cfg.service(pages::static_css)
+        .service(pages::static_api_docs_js);
+    pages::configure(cfg);
+}
+
+/// Registers the endpoint `build` makes at `path` (written with its trailing slash)
+/// and at the same path without it. Two plain resources are matched by comparing
+/// strings; one resource with two paths is matched with a regular expression, on
+/// every request that reaches it.
+pub(crate) fn with_and_without_slash(
+    cfg: &mut web::ServiceConfig,
+    path: &str,
+    build: impl Fn(&str) -> Resource,
+) {
+    cfg.service(build(path))
+        .service(build(path.trim_end_matches('/')));
 }

@@ -19,31 +19,22 @@ use super::error::ApiError;
 use super::input::{query, JsonBody};
 use super::resource;
 use super::schema::{AuthErrors, BadRequest, BodyErrors, NotFound, StripeErrors};
+use crate::web::with_and_without_slash;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource(["/customers/", "/customers"], "GET, POST")
+    with_and_without_slash(cfg, "/customers/", |path| {
+        resource(path, "GET, POST")
             .route(web::get().to(customers_list))
-            .route(web::post().to(customers_create)),
-    )
-    .service(
-        resource(
-            ["/customers/{customer_id}/", "/customers/{customer_id}"],
-            "GET, DELETE",
-        )
-        .route(web::get().to(customer_get))
-        .route(web::delete().to(customer_delete)),
-    )
-    .service(
-        resource(
-            [
-                "/customers/{customer_id}/portal_sessions/",
-                "/customers/{customer_id}/portal_sessions",
-            ],
-            "POST",
-        )
-        .route(web::post().to(portal_session_create)),
-    );
+            .route(web::post().to(customers_create))
+    });
+    with_and_without_slash(cfg, "/customers/{customer_id}/", |path| {
+        resource(path, "GET, DELETE")
+            .route(web::get().to(customer_get))
+            .route(web::delete().to(customer_delete))
+    });
+    with_and_without_slash(cfg, "/customers/{customer_id}/portal_sessions/", |path| {
+        resource(path, "POST").route(web::post().to(portal_session_create))
+    });
 }
 
 /// A customer and its subscriptions, as bridgekeeper last read them from Stripe.

@@ -16,6 +16,8 @@ pub mod schema;
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse, Resource};
 
+use crate::web::with_and_without_slash;
+
 pub use error::ApiError;
 
 /// The `/api/` part of the OpenAPI document (see [`crate::web::openapi`]).
@@ -50,21 +52,21 @@ pub use error::ApiError;
 pub(crate) struct ApiPaths;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    with_and_without_slash(cfg, "/api/schema/", |path| {
+        resource(path, "GET").route(web::get().to(schema::schema_get))
+    });
+    with_and_without_slash(cfg, "/api/docs/", |path| {
+        resource(path, "GET").route(web::get().to(docs::docs_get))
+    });
     cfg.service(
-        web::resource(["/api/schema/", "/api/schema"])
-            .route(web::get().to(schema::schema_get))
-            .default_service(web::to(|| not_allowed("GET"))),
-    )
-    .service(
-        web::resource(["/api/docs/", "/api/docs"])
-            .route(web::get().to(docs::docs_get))
-            .default_service(web::to(|| not_allowed("GET"))),
-    )
-    .service(
         web::scope("/api")
             .wrap(from_fn(browsable::browsable))
-            .service(resource(["/me/", "/me"], "GET").route(web::get().to(me::me_get)))
-            .configure(customers::configure),
+            .configure(customers::configure)
+            .configure(|cfg| {
+                with_and_without_slash(cfg, "/me/", |path| {
+                    resource(path, "GET").route(web::get().to(me::me_get))
+                })
+            }),
     );
 }
 
@@ -72,8 +74,7 @@ async fn not_allowed(allow: &'static str) -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed { allow })
 }
 
-/// An endpoint at `paths` (with and without the trailing slash); any other method gets
-/// a JSON 405 with `Allow: allow`.
-fn resource(paths: [&str; 2], allow: &'static str) -> Resource {
-    web::resource(paths).default_service(web::to(move || not_allowed(allow)))
+/// An endpoint at `path`; any other method gets a JSON 405 with `Allow: allow`.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || not_allowed(allow)))
 }

@@ -10,7 +10,10 @@ mod introspect;
 mod revoke;
 mod token;
 
+use actix_web::http::Method;
 use actix_web::{web, Resource};
+
+use crate::web::with_and_without_slash;
 
 pub use error::oauth_error_response;
 
@@ -33,47 +36,40 @@ pub use error::oauth_error_response;
 )]
 pub(crate) struct OAuthPaths;
 
-/// An endpoint at `paths`; any other method gets a 405 with `Allow: allow`.
-fn resource(paths: [&str; 2], allow: &'static str) -> Resource {
-    web::resource(paths).default_service(web::to(move || async move {
-        error::method_not_allowed(allow)
-    }))
+/// An endpoint at `path`; any other method gets a 405 with `Allow: allow`.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(
+        move || async move { error::method_not_allowed(allow) },
+    ))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(["/o/authorize/", "/o/authorize"])
-            .route(web::get().to(authorize::authorize_get))
-            .route(web::post().to(authorize::authorize_post)),
-    )
-    .service(
-        resource(["/o/token/", "/o/token"], "POST, OPTIONS")
+    with_and_without_slash(cfg, "/o/token/", |path| {
+        resource(path, "POST, OPTIONS")
             .route(web::post().to(token::token_post))
-            .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
-    )
-    .service(
-        resource(["/o/revoke_token/", "/o/revoke_token"], "POST, OPTIONS")
+            .route(web::method(Method::OPTIONS).to(cors::preflight))
+    });
+    with_and_without_slash(cfg, "/o/introspect/", |path| {
+        resource(path, "POST").route(web::post().to(introspect::introspect_post))
+    });
+    with_and_without_slash(cfg, "/o/authorize/", |path| {
+        web::resource(path)
+            .route(web::get().to(authorize::authorize_get))
+            .route(web::post().to(authorize::authorize_post))
+    });
+    with_and_without_slash(cfg, "/o/revoke_token/", |path| {
+        resource(path, "POST, OPTIONS")
             .route(web::post().to(revoke::revoke_post))
-            .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
-    )
-    .service(
-        resource(["/o/introspect/", "/o/introspect"], "POST")
-            .route(web::post().to(introspect::introspect_post)),
-    )
-    .service(
-        resource(
-            [
-                "/.well-known/oauth-authorization-server",
-                "/.well-known/oauth-authorization-server/",
-            ],
-            "GET, OPTIONS",
-        )
-        .route(web::get().to(discovery::metadata_get))
-        .route(web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight)),
-    )
-    .service(
-        resource(["/o/jwks/", "/o/jwks"], "GET, OPTIONS")
+            .route(web::method(Method::OPTIONS).to(cors::preflight))
+    });
+    with_and_without_slash(cfg, "/.well-known/oauth-authorization-server/", |path| {
+        resource(path, "GET, OPTIONS")
+            .route(web::get().to(discovery::metadata_get))
+            .route(web::method(Method::OPTIONS).to(discovery::public_preflight))
+    });
+    with_and_without_slash(cfg, "/o/jwks/", |path| {
+        resource(path, "GET, OPTIONS")
             .route(web::get().to(discovery::jwks_get))
-            .route(web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight)),
-    );
+            .route(web::method(Method::OPTIONS).to(discovery::public_preflight))
+    });
 }
