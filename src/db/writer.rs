@@ -26,8 +26,15 @@ use crate::events::EventBus;
 /// The most use cases one commit carries; bounds the latency a batch adds.
 const MAX_BATCH: usize = 128;
 
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// WAL pages after which the writer checkpoints, so that the WAL starts over (SQLite's
+/// default is 1,000 pages, 4 MiB).
+pub(super) const WAL_RESTART_PAGES: u32 = 4_000;
+
+/// What the WAL file is cut back to after it starts over, if it ever grew beyond.
+const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A handle to the writer thread; clones share it. The thread ends when the last
 /// handle is dropped.
@@ -46,10 +53,18 @@ impl Writer {
         checkpoints: DbConnection,
         bus: Arc<EventBus>,
     ) -> Result<Self, DbError> {
-        // The writer never checkpoints itself: a checkpoint copies pages into the
-        // database file and syncs it, and every write would wait for it.
-        conn.batch_execute("PRAGMA wal_autocheckpoint = 0;")
-            .map_err(|e| DbError::Connect(e.to_string()))?;
+        // Checkpoints are split between two threads. The checkpointer copies the WAL
+        // back into the database file in the background, often, so the writer never
+        // waits for that copy. But only a checkpoint that finds every frame copied and
+        // runs while no commit is under way lets the next transaction start the WAL
+        // from its beginning again, and only the writer can run one at such a moment:
+        // so it keeps SQLite's own automatic checkpoint, which then has little left
+        // to copy. Without it the WAL would grow for as long as writes keep coming.
+        conn.batch_execute(&format!(
+            "PRAGMA wal_autocheckpoint = {WAL_RESTART_PAGES}; \
+             PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
+        ))
+        .map_err(|e| DbError::Connect(e.to_string()))?;
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -159,8 +174,7 @@ where
 
 /// The checkpointer thread: a passive checkpoint (it never waits for, nor blocks, the
 /// writer or a reader) every [`CHECKPOINT_INTERVAL`], until the writer is gone. Done
-/// in the background, a checkpoint's copying and syncing never holds up a commit; and
-/// a page that many batches changed is written back once per interval.
+/// in the background, a checkpoint's copying and syncing rarely holds up a commit.
 fn checkpoint_periodically(mut conn: DbConnection, stop: &mpsc::Receiver<()>) {
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
         if let Err(error) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
@@ -322,6 +336,41 @@ mod tests {
         db.write_blocking(|tx| Ok::<_, DbError>(insert_row(tx.conn, "kept")?))
             .expect("the next use case runs");
         assert_eq!(subjects(&db), vec!["kept".to_owned()]);
+    }
+
+    #[test]
+    fn the_wal_starts_over_while_writes_keep_coming() {
+        let (db, dir) = database();
+        let wal = dir.path().join("writer.db-wal");
+        let page = 4096_u64;
+        let limit = u64::from(super::WAL_RESTART_PAGES) * page;
+        // Three times the restart size, in rows of 64 KiB, with reads in between.
+        let detail = "x".repeat(64 * 1024);
+        let rows = 3 * limit / (64 * 1024);
+        let mut largest = 0;
+        for i in 0..rows {
+            let detail = detail.clone();
+            db.write_blocking(move |tx| {
+                Ok::<_, DbError>(crate::db::audit_events::insert(
+                    tx.conn,
+                    &crate::db::audit_events::NewAuditEvent {
+                        occurred_at: i64::try_from(i).unwrap_or_default(),
+                        actor_user_id: None,
+                        actor_label: None,
+                        ip: None,
+                        action: "test.bulk",
+                        detail: &detail,
+                    },
+                )?)
+            })
+            .expect("written");
+            assert!(!subjects(&db).iter().any(|s| s.is_empty()));
+            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+        }
+        assert!(
+            largest < 2 * limit,
+            "the WAL grew to {largest} bytes; it should start over near {limit}"
+        );
     }
 
     #[test]
