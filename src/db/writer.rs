@@ -26,8 +26,12 @@ use crate::events::EventBus;
 /// The most use cases one commit carries; bounds the latency a batch adds.
 const MAX_BATCH: usize = 128;
 
-/// How often the checkpointer copies the WAL back into the database file.
-const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+/// How soon the checkpointer looks again after it copied frames: often enough that
+/// the writer's own checkpoint (see [`WAL_RESTART_PAGES`]) finds little left to copy.
+const CHECKPOINT_BUSY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How soon it looks again when there was nothing to copy.
+const CHECKPOINT_IDLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// WAL pages after which the writer checkpoints, so that the WAL starts over (SQLite's
 /// default is 1,000 pages, 4 MiB).
@@ -172,15 +176,36 @@ where
     }
 }
 
-/// The checkpointer thread: a passive checkpoint (it never waits for, nor blocks, the
-/// writer or a reader) every [`CHECKPOINT_INTERVAL`], until the writer is gone. Done
-/// in the background, a checkpoint's copying and syncing rarely holds up a commit.
+/// The checkpointer thread: passive checkpoints (they never wait for, nor block, the
+/// writer or a reader), close together while there are writes, until the writer is
+/// gone. Done in the background, a checkpoint's copying and syncing rarely holds up a
+/// commit.
 fn checkpoint_periodically(mut conn: DbConnection, stop: &mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
-        if let Err(error) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
-            tracing::warn!(%error, "WAL checkpoint failed; the next one will retry");
-        }
+    let mut pause = CHECKPOINT_IDLE_INTERVAL;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(pause) {
+        pause = match checkpoint(&mut conn) {
+            Ok(0) => CHECKPOINT_IDLE_INTERVAL,
+            Ok(_) => CHECKPOINT_BUSY_INTERVAL,
+            Err(error) => {
+                tracing::warn!(%error, "WAL checkpoint failed; the next one will retry");
+                CHECKPOINT_IDLE_INTERVAL
+            }
+        };
     }
+}
+
+/// One passive checkpoint; returns how many frames it copied.
+fn checkpoint(conn: &mut DbConnection) -> diesel::QueryResult<i64> {
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Outcome {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        checkpointed: i64,
+    }
+    let outcome: Outcome =
+        diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
+    Ok(outcome.checkpointed.max(0))
 }
 
 /// The writer thread: one batch per turn until every handle is gone.
