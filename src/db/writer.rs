@@ -14,6 +14,7 @@
 //! (serial execution), and none can race another.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -26,27 +27,21 @@ use crate::events::EventBus;
 /// The most use cases one commit carries; bounds the latency a batch adds.
 const MAX_BATCH: usize = 128;
 
-/// How soon the checkpointer looks again after it copied frames: often enough that
-/// the writer's own checkpoint (see [`WAL_RESTART_PAGES`]) finds little left to copy.
-const CHECKPOINT_BUSY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+/// The least time between two checkpoints: commits in between are copied together.
+const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// How soon it looks again when there was nothing to copy.
-const CHECKPOINT_IDLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// WAL pages after which the writer checkpoints, so that the WAL starts over (SQLite's
-/// default is 1,000 pages, 4 MiB).
+/// WAL pages after which the WAL is made to start over (SQLite's automatic checkpoint
+/// comes after 1,000 pages, 4 MiB).
 pub(super) const WAL_RESTART_PAGES: u32 = 4_000;
 
 /// What the WAL file is cut back to after it starts over, if it ever grew beyond.
 const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A handle to the writer thread; clones share it. The thread ends when the last
-/// handle is dropped.
+/// handle is dropped, and the checkpointer thread with it.
 #[derive(Clone)]
 pub(super) struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
-    /// Dropped with the last handle, which stops the checkpointer.
-    _checkpointer: Arc<mpsc::Sender<()>>,
 }
 
 impl Writer {
@@ -57,32 +52,32 @@ impl Writer {
         checkpoints: DbConnection,
         bus: Arc<EventBus>,
     ) -> Result<Self, DbError> {
-        // Checkpoints are split between two threads. The checkpointer copies the WAL
-        // back into the database file in the background, often, so the writer never
-        // waits for that copy. But only a checkpoint that finds every frame copied and
-        // runs while no commit is under way lets the next transaction start the WAL
-        // from its beginning again, and only the writer can run one at such a moment:
-        // so it keeps SQLite's own automatic checkpoint, which then has little left
-        // to copy. Without it the WAL would grow for as long as writes keep coming.
+        // No automatic checkpoint after a commit: the checkpointer copies pages in the
+        // background, and the writer only makes the WAL start over when asked (see
+        // `checkpoint_after_commits`), so no commit waits for pages to be copied.
         conn.batch_execute(&format!(
-            "PRAGMA wal_autocheckpoint = {WAL_RESTART_PAGES}; \
+            "PRAGMA wal_autocheckpoint = 0; \
              PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
         ))
         .map_err(|e| DbError::Connect(e.to_string()))?;
         let (jobs, queue) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || serve(conn, &queue, &bus))
-            .map_err(|e| DbError::Task(format!("cannot start the SQLite writer: {e}")))?;
-        let (stop, stopped) = mpsc::channel::<()>();
+        // The writer tells the checkpointer that it committed; a full channel means
+        // the checkpointer has yet to look, and that is all it needs to know.
+        let (committed, commits) = mpsc::sync_channel::<()>(1);
+        let restart_due = Arc::new(AtomicBool::new(false));
+        let wal = WalUpkeep {
+            committed,
+            restart_due: restart_due.clone(),
+        };
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_periodically(checkpoints, &stopped))
+            .spawn(move || checkpoint_after_commits(checkpoints, &commits, &restart_due))
             .map_err(|e| DbError::Task(format!("cannot start the SQLite checkpointer: {e}")))?;
-        Ok(Self {
-            jobs,
-            _checkpointer: Arc::new(stop),
-        })
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || serve(conn, &queue, &bus, &wal))
+            .map_err(|e| DbError::Task(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self { jobs })
     }
 
     pub(super) async fn submit<T, E, F>(&self, use_case: F) -> Result<T, E>
@@ -176,48 +171,98 @@ where
     }
 }
 
-/// The checkpointer thread: passive checkpoints (they never wait for, nor block, the
-/// writer or a reader), close together while there are writes, until the writer is
-/// gone. Done in the background, a checkpoint's copying and syncing rarely holds up a
-/// commit.
-fn checkpoint_periodically(mut conn: DbConnection, stop: &mpsc::Receiver<()>) {
-    let mut pause = CHECKPOINT_IDLE_INTERVAL;
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(pause) {
-        pause = match checkpoint(&mut conn) {
-            Ok(0) => CHECKPOINT_IDLE_INTERVAL,
-            Ok(_) => CHECKPOINT_BUSY_INTERVAL,
+/// The checkpointer thread: after commits, at most every [`CHECKPOINT_PAUSE`], until
+/// the writer is gone, a passive checkpoint copies what was committed back into the
+/// database file without waiting for, or blocking, the writer or a reader.
+///
+/// A passive checkpoint cannot make the WAL start over while writes keep coming (each
+/// pass ends with newer frames left), and the WAL would grow without bound. So once
+/// it holds more than [`WAL_RESTART_PAGES`], the checkpointer asks the writer for a
+/// RESTART checkpoint between two batches (see [`WalUpkeep`]): only the writer can
+/// find a moment with no commit under way, and by then the passive passes have copied
+/// all but the last few frames, so the pause is short.
+fn checkpoint_after_commits(
+    mut conn: DbConnection,
+    commits: &mpsc::Receiver<()>,
+    restart_due: &AtomicBool,
+) {
+    while commits.recv().is_ok() {
+        match checkpoint(&mut conn, Checkpoint::Passive) {
+            Ok(outcome) if outcome.log > i64::from(WAL_RESTART_PAGES) => {
+                restart_due.store(true, Ordering::Relaxed);
+            }
+            Ok(_) => {}
             Err(error) => {
                 tracing::warn!(%error, "WAL checkpoint failed; the next one will retry");
-                CHECKPOINT_IDLE_INTERVAL
             }
-        };
+        }
+        std::thread::sleep(CHECKPOINT_PAUSE);
     }
 }
 
-/// One passive checkpoint; returns how many frames it copied.
-fn checkpoint(conn: &mut DbConnection) -> diesel::QueryResult<i64> {
-    use diesel::RunQueryDsl;
+/// What the writer does for the WAL between batches.
+struct WalUpkeep {
+    /// Tells the checkpointer that something was committed (a full channel means it
+    /// has yet to look, which is all it needs to know).
+    committed: mpsc::SyncSender<()>,
+    /// Set by the checkpointer when the WAL should start over.
+    restart_due: Arc<AtomicBool>,
+}
 
-    #[derive(diesel::QueryableByName)]
-    struct Outcome {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        checkpointed: i64,
+impl WalUpkeep {
+    fn after_commit(&self) {
+        let _ = self.committed.try_send(());
     }
-    let outcome: Outcome =
-        diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
-    Ok(outcome.checkpointed.max(0))
+
+    fn between_batches(&self, conn: &mut DbConnection) {
+        if self.restart_due.swap(false, Ordering::Relaxed) {
+            if let Err(error) = checkpoint(conn, Checkpoint::Restart) {
+                tracing::warn!(%error, "WAL restart checkpoint failed; the next one will retry");
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Checkpoint {
+    Passive,
+    Restart,
+}
+
+#[derive(diesel::QueryableByName)]
+struct CheckpointOutcome {
+    /// Frames in the WAL.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    log: i64,
+}
+
+fn checkpoint(conn: &mut DbConnection, mode: Checkpoint) -> diesel::QueryResult<CheckpointOutcome> {
+    use diesel::RunQueryDsl;
+    let sql = match mode {
+        Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+        Checkpoint::Restart => "PRAGMA wal_checkpoint(RESTART)",
+    };
+    diesel::sql_query(sql).get_result(conn)
 }
 
 /// The writer thread: one batch per turn until every handle is gone.
-fn serve(mut conn: DbConnection, queue: &mpsc::Receiver<Box<dyn Job>>, bus: &EventBus) {
+fn serve(
+    mut conn: DbConnection,
+    queue: &mpsc::Receiver<Box<dyn Job>>,
+    bus: &EventBus,
+    wal: &WalUpkeep,
+) {
     while let Ok(first) = queue.recv() {
+        wal.between_batches(&mut conn);
         // Let the request threads that woke us queue what they have before the batch
         // starts: under load, one commit then carries many use cases (when nothing
         // else is runnable this returns at once).
         std::thread::yield_now();
         let mut batch = Vec::new();
         let commit = run_batch(&mut conn, first, queue, bus, &mut batch);
-        if commit.is_err() {
+        if commit.is_ok() {
+            wal.after_commit();
+        } else {
             let _ = conn.batch_execute("ROLLBACK");
             tracing::error!(error = ?commit, jobs = batch.len(), "a group of writes could not commit");
         }
