@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::crypto::random_token;
+use crate::crypto::{random_token, time_ordered_id};
 use crate::db::oauth_access_tokens::{self, NewOAuthAccessToken};
 use crate::db::oauth_refresh_tokens::{self, NewOAuthRefreshToken};
 use crate::db::DbConnection;
@@ -77,7 +77,7 @@ pub fn access_token(
     scope: &ScopeSet,
     now: i64,
 ) -> Result<Claims, OAuthError> {
-    let jti = random_token(16);
+    let jti = time_ordered_id(now);
     let expires_at = now + ctx.settings.access_token_ttl_seconds;
     let scope_text = scope.to_string();
     oauth_access_tokens::insert(

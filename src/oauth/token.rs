@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::crypto::random_token;
+use crate::crypto::time_ordered_id;
 use crate::db::{oauth_authorization_codes, oauth_grants, oauth_refresh_tokens, Database, Tx};
 use crate::events::Actor;
 
@@ -136,7 +136,7 @@ fn authorization_code(
         return Err(OAuthError::invalid_grant("the code is invalid"));
     };
     oauth_grants::lock(tx.conn, row.grant_id)?;
-    let family_id = random_token(16);
+    let family_id = time_ordered_id(now);
     // The claim comes first: exactly one of any number of racing requests wins it.
     if !oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, now)? {
         // Replay (R21): refuse, and revoke everything the first exchange issued (read
