@@ -34,6 +34,10 @@ const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(2
 /// comes after 1,000 pages, 4 MiB).
 pub(super) const WAL_RESTART_PAGES: u32 = 4_000;
 
+/// The writer's page cache in KiB (SQLite's default is 2,000). Its cache is the one
+/// that lasts: a reader's is emptied whenever another connection committed.
+const WRITER_CACHE_KIB: u32 = 8 * 1024;
+
 /// What the WAL file is cut back to after it starts over, if it ever grew beyond.
 const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -57,7 +61,8 @@ impl Writer {
         // `checkpoint_after_commits`), so no commit waits for pages to be copied.
         conn.batch_execute(&format!(
             "PRAGMA wal_autocheckpoint = 0; \
-             PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
+             PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}; \
+             PRAGMA cache_size = -{WRITER_CACHE_KIB};"
         ))
         .map_err(|e| DbError::Connect(e.to_string()))?;
         let (jobs, queue) = mpsc::channel();
