@@ -62,21 +62,6 @@ pub fn find_active(
         .optional())
 }
 
-/// Locks the grant row until the transaction ends. Every transaction that changes a
-/// grant's tokens (a code exchange, a refresh, a revocation) takes this lock first, so
-/// they queue on one row in one order and cannot deadlock on PostgreSQL. SQLite needs
-/// nothing: its single writer already runs writes one at a time.
-pub fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
-    if let DbConnection::Postgres(pg) = conn {
-        oauth_grants::table
-            .find(id)
-            .select(oauth_grants::id)
-            .for_update()
-            .load::<i64>(pg)?;
-    }
-    Ok(())
-}
-
 pub fn set_scope(conn: &mut DbConnection, id: i64, scope: &str, now: i64) -> QueryResult<usize> {
     on_each_backend!(conn, |c| diesel::update(oauth_grants::table.find(id))
         .set((

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::db::{oauth_access_tokens, oauth_grants, oauth_refresh_tokens, Database};
+use crate::db::oauth_authorization_codes::{self, FamilyOf};
+use crate::db::{oauth_access_tokens, oauth_refresh_tokens, Database};
 use crate::events::Actor;
 
 use super::access_token;
@@ -66,7 +67,10 @@ pub async fn revoke(
             let hash = ctx.hasher.hash(&token);
             if let Some(row) = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)? {
                 if row.client_pk == client.pk && row.revoked_at.is_none() {
-                    oauth_grants::lock(tx.conn, row.grant_id)?;
+                    oauth_authorization_codes::lock_family(
+                        tx.conn,
+                        FamilyOf::Family(&row.family_id),
+                    )?;
                     issue::revoke_family(tx.conn, &row.family_id, now)?;
                     tx.publish(event(
                         &actor,

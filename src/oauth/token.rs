@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use crate::crypto::time_ordered_id;
-use crate::db::{oauth_authorization_codes, oauth_grants, oauth_refresh_tokens, Database, Tx};
+use crate::db::oauth_authorization_codes::{self, FamilyOf};
+use crate::db::{oauth_grants, oauth_refresh_tokens, Database, Tx};
 use crate::events::Actor;
 
 use super::client::{
@@ -135,7 +136,7 @@ fn authorization_code(
     let Some(row) = oauth_authorization_codes::find_by_hash(tx.conn, &code_hash)? else {
         return Err(OAuthError::invalid_grant("the code is invalid"));
     };
-    oauth_grants::lock(tx.conn, row.grant_id)?;
+    oauth_authorization_codes::lock_family(tx.conn, FamilyOf::Code(row.id))?;
     let family_id = time_ordered_id(now);
     // The claim comes first: exactly one of any number of racing requests wins it.
     if !oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, now)? {
@@ -251,7 +252,7 @@ fn refresh(
     let Some(row) = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)? else {
         return Err(OAuthError::invalid_grant("the refresh token is invalid"));
     };
-    oauth_grants::lock(tx.conn, row.grant_id)?;
+    oauth_authorization_codes::lock_family(tx.conn, FamilyOf::Family(&row.family_id))?;
     if !oauth_refresh_tokens::claim(tx.conn, &hash, now)? {
         // Read again under the lock: the row above may predate a concurrent use.
         let row = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)?

@@ -41,6 +41,58 @@ async fn fifty_concurrent_uses_of_one_refresh_token_give_exactly_one_success() {
     }
 }
 
+/// Replays of the code, reuses of a rotated-out refresh token, refreshes of the current
+/// one and revocations, all at once on one family: every answer is a protocol answer
+/// (never a server error from a lock conflict), and the family ends revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_replay_reuse_and_revocation_of_one_family_never_fail_the_server() {
+    let app = TestApp::spawn().await;
+    let (_, client) = business_with_spa(&app).await;
+    let pkce = Pkce::new();
+    let code = code_for(&app, &authorize_query(&client.client_id, &pkce, &[])).await;
+    let first = exchange(&app, &client.client_id, &code, &pkce.verifier).await;
+    let old_rt = first.refresh_token();
+    let current_rt = refresh(&app, &client.client_id, &old_rt)
+        .await
+        .refresh_token();
+
+    let mut attempts = Vec::new();
+    for i in 0..40 {
+        let (app, client_id) = (&app, client.client_id.as_str());
+        let (code, verifier) = (code.as_str(), pkce.verifier.as_str());
+        let (old_rt, current_rt) = (old_rt.as_str(), current_rt.as_str());
+        attempts.push(async move {
+            match i % 4 {
+                0 => exchange(app, client_id, code, verifier).await,
+                1 => refresh(app, client_id, old_rt).await,
+                2 => refresh(app, client_id, current_rt).await,
+                _ => {
+                    post_form_endpoint(
+                        app,
+                        "/o/revoke_token/",
+                        &[("token", current_rt), ("client_id", client_id)],
+                        None,
+                    )
+                    .await
+                }
+            }
+        });
+    }
+    for answer in join_all(attempts).await {
+        assert!(
+            answer.status == StatusCode::OK || answer.status == StatusCode::BAD_REQUEST,
+            "{}: {}",
+            answer.status,
+            answer.body
+        );
+    }
+    assert_eq!(
+        refresh(&app, &client.client_id, &current_rt).await.error(),
+        "invalid_grant",
+        "the family is revoked"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_database_behave_as_one_server() {
     let first = TestApp::spawn().await;
