@@ -208,12 +208,12 @@ pub fn random_token(n_bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A unique identifier that sorts by creation time: the second `now` in hex, then 96
-/// random bits. For identifiers that are indexed but not secret (a token's `jti`, a
+/// A unique identifier that sorts by creation time: the second `now` in 10 hex digits,
+/// then 128 random bits in hex. For identifiers that are indexed but not secret (a token's `jti`, a
 /// refresh-token family): a new one lands at the end of its index, on a page recent
 /// inserts already changed, instead of on a random page each time.
 pub fn time_ordered_id(now: i64) -> String {
-    let mut random = [0u8; 12];
+    let mut random = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut random);
     format!("{:010x}{}", now.max(0), hex(&random))
 }
@@ -320,7 +320,7 @@ mod tests {
         let later = time_ordered_id(1_800_000_001);
         assert!(earlier < later, "{earlier} < {later}");
         assert_ne!(time_ordered_id(1_800_000_000), earlier);
-        assert_eq!(earlier.len(), 34);
+        assert_eq!(earlier.len(), 10 + 32);
     }
 
     #[test]

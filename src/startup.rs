@@ -112,11 +112,16 @@ impl Application {
         let (stripe, stripe_emulator) = if sandbox {
             let (credentials, emulator) = start_sandbox(&settings, clock.clone())?;
             (
-                StripeBridge::new(settings.stripe.clone(), Some(credentials)),
+                StripeBridge::new(settings.stripe.clone(), Some(credentials))
+                    .map_err(|e| StartupError::Other(e.to_string()))?,
                 Some(emulator),
             )
         } else {
-            (StripeBridge::new(settings.stripe.clone(), None), None)
+            (
+                StripeBridge::new(settings.stripe.clone(), None)
+                    .map_err(|e| StartupError::Other(e.to_string()))?,
+                None,
+            )
         };
         let customers = Customers {
             db: db.clone(),

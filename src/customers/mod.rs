@@ -6,6 +6,8 @@
 
 pub mod document;
 
+use futures_util::future::join;
+
 use crate::clock::SharedClock;
 use crate::crypto::SecretBox;
 use crate::db::customer_subscriptions::{self, SubscriptionForm};
@@ -151,20 +153,15 @@ impl Customers {
             .map_err(stripe_failure)
     }
 
-    /// Reads the customer and all of its subscriptions (every status) from Stripe.
+    /// Reads the customer and all of its subscriptions (every status) from Stripe. The
+    /// two requests go out together; what the customer request says comes first (an
+    /// unknown or deleted customer is that, whatever the subscription list said).
     async fn fetch(
         &self,
         client: &StripeClient,
         account: &str,
         customer_id: &str,
     ) -> Result<Fetched, CustomerError> {
-        let customer = client
-            .retrieve_customer(account, customer_id)
-            .await
-            .map_err(|e| customer_failure(e, customer_id))?;
-        if customer.deleted {
-            return Err(CustomerError::Deleted(customer_id.to_owned()));
-        }
         let query = ListSubscriptions {
             customer: Some(customer_id.to_owned()),
             status: Some("all".into()),
@@ -172,13 +169,18 @@ impl Customers {
             expand: vec!["data.items.data.price.product".into()],
             ..ListSubscriptions::default()
         };
-        let subscriptions = client
-            .list_subscriptions(account, &query)
-            .await
-            .map_err(stripe_failure)?;
+        let (customer, subscriptions) = join(
+            client.retrieve_customer(account, customer_id),
+            client.list_subscriptions(account, &query),
+        )
+        .await;
+        let customer = customer.map_err(|e| customer_failure(e, customer_id))?;
+        if customer.deleted {
+            return Err(CustomerError::Deleted(customer_id.to_owned()));
+        }
         Ok(Fetched {
             customer,
-            subscriptions,
+            subscriptions: subscriptions.map_err(stripe_failure)?,
         })
     }
 
@@ -195,11 +197,15 @@ impl Customers {
         let return_url = return_url.as_deref().map(parse_return_url).transpose()?;
         let account = self.connected_account(user_id).await?;
         let client = self.client().await?;
-        let fetched = self.fetch(&client, &account, &customer_id).await?;
-        let portal = client
-            .create_billing_portal_session(&account, &customer_id, return_url.as_deref())
-            .await
-            .map_err(portal_failure)?;
+        // The portal session is asked for alongside the reads (it needs nothing they
+        // return); a failed read still decides the answer.
+        let (fetched, portal) = join(
+            self.fetch(&client, &account, &customer_id),
+            client.create_billing_portal_session(&account, &customer_id, return_url.as_deref()),
+        )
+        .await;
+        let fetched = fetched?;
+        let portal = portal.map_err(portal_failure)?;
         let now = self.now();
         let (record, subscriptions, created) = self
             .db

@@ -7,7 +7,9 @@ use url::Url;
 use crate::config::StripeSettings;
 use crate::crypto::{mask_secret, SecretBox};
 use crate::db::Database;
-use crate::stripe::client::{ClientConfig, StripeClient, STRIPE_API_BASE, STRIPE_CONNECT_BASE};
+use crate::stripe::client::{
+    http_client, ClientConfig, StripeClient, STRIPE_API_BASE, STRIPE_CONNECT_BASE,
+};
 use crate::stripe::error::{StripeError, StripeErrorKind};
 use crate::stripe::platform_settings::{self, SecretKey};
 
@@ -73,6 +75,9 @@ impl EffectiveCredentials {
 pub struct StripeBridge {
     settings: StripeSettings,
     sandbox: Option<SandboxCredentials>,
+    /// One connection pool for every call to Stripe (a client per call would open a
+    /// new connection, and a TLS handshake, every time).
+    http: reqwest::Client,
 }
 
 fn base(configured: &Option<Url>, default: &str) -> Url {
@@ -83,8 +88,18 @@ fn base(configured: &Option<Url>, default: &str) -> Url {
 }
 
 impl StripeBridge {
-    pub fn new(settings: StripeSettings, sandbox: Option<SandboxCredentials>) -> Self {
-        Self { settings, sandbox }
+    pub fn new(
+        settings: StripeSettings,
+        sandbox: Option<SandboxCredentials>,
+    ) -> Result<Self, StripeError> {
+        let timeout = std::time::Duration::from_secs(settings.request_timeout_seconds);
+        let http = http_client(timeout)
+            .map_err(|e| StripeError::new(StripeErrorKind::Network, e.to_string()))?;
+        Ok(Self {
+            settings,
+            sandbox,
+            http,
+        })
     }
 
     pub fn is_sandbox(&self) -> bool {
@@ -152,8 +167,7 @@ impl StripeBridge {
         );
         config.timeout = std::time::Duration::from_secs(self.settings.request_timeout_seconds);
         config.max_retries = self.settings.max_retries;
-        StripeClient::new(config)
-            .map_err(|e| StripeError::new(StripeErrorKind::Network, e.to_string()))
+        Ok(StripeClient::with_http(self.http.clone(), config))
     }
 
     pub fn webhook_tolerance_seconds(&self) -> i64 {

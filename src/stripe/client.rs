@@ -130,18 +130,29 @@ fn segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
+/// The HTTP client Stripe calls go through: its connection pool keeps connections (and
+/// their TLS sessions) to Stripe open between calls, so build it once and share it.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .user_agent(concat!("bridgekeeper/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 impl StripeClient {
+    /// A client with an HTTP connection pool of its own.
     pub fn new(config: ClientConfig) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("bridgekeeper/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self {
+        Ok(Self::with_http(http_client(config.timeout)?, config))
+    }
+
+    /// A client over a shared HTTP connection pool (see [`http_client`]).
+    pub fn with_http(http: reqwest::Client, config: ClientConfig) -> Self {
+        Self {
             http,
             config: Arc::new(config),
-        })
+        }
     }
 
     pub fn config(&self) -> &ClientConfig {
