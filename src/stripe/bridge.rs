@@ -91,10 +91,9 @@ impl StripeBridge {
     pub fn new(
         settings: StripeSettings,
         sandbox: Option<SandboxCredentials>,
-    ) -> Result<Self, StripeError> {
+    ) -> Result<Self, reqwest::Error> {
         let timeout = std::time::Duration::from_secs(settings.request_timeout_seconds);
-        let http = http_client(timeout)
-            .map_err(|e| StripeError::new(StripeErrorKind::Network, e.to_string()))?;
+        let http = http_client(timeout)?;
         Ok(Self {
             settings,
             sandbox,
