@@ -192,6 +192,12 @@ fn checkpoint_after_commits(
     restart_due: &AtomicBool,
 ) {
     while commits.recv().is_ok() {
+        if restart_due.load(Ordering::Relaxed) {
+            // The writer's restart checkpoint is next; a pass now would only make it
+            // find the checkpoint lock taken.
+            std::thread::sleep(CHECKPOINT_PAUSE);
+            continue;
+        }
         match checkpoint(&mut conn, Checkpoint::Passive) {
             Ok(outcome) if outcome.log > i64::from(WAL_RESTART_PAGES) => {
                 restart_due.store(true, Ordering::Relaxed);
@@ -220,8 +226,14 @@ impl WalUpkeep {
     }
 
     fn between_batches(&self, conn: &mut DbConnection) {
-        if self.restart_due.swap(false, Ordering::Relaxed) {
-            if let Err(error) = checkpoint(conn, Checkpoint::Restart) {
+        if !self.restart_due.load(Ordering::Relaxed) {
+            return;
+        }
+        match checkpoint(conn, Checkpoint::Restart) {
+            Ok(outcome) if outcome.busy == 0 => self.restart_due.store(false, Ordering::Relaxed),
+            // A reader or the checkpointer was in the way: again after the next batch.
+            Ok(_) => {}
+            Err(error) => {
                 tracing::warn!(%error, "WAL restart checkpoint failed; the next one will retry");
             }
         }
@@ -236,6 +248,9 @@ enum Checkpoint {
 
 #[derive(diesel::QueryableByName)]
 struct CheckpointOutcome {
+    /// 1 when the checkpoint could not finish (a lock was taken).
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    busy: i32,
     /// Frames in the WAL.
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     log: i64,
