@@ -34,6 +34,10 @@ const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(2
 /// comes after 1,000 pages, 4 MiB).
 pub(super) const WAL_RESTART_PAGES: u32 = 4_000;
 
+/// WAL pages after which the writer checkpoints after its own commit, should the
+/// checkpointer not have got round to it.
+const WAL_BACKSTOP_PAGES: u32 = 2 * WAL_RESTART_PAGES;
+
 /// The writer's page cache in KiB (SQLite's default is 2,000). Its cache is the one
 /// that lasts: a reader's is emptied whenever another connection committed.
 const WRITER_CACHE_KIB: u32 = 8 * 1024;
@@ -56,11 +60,14 @@ impl Writer {
         checkpoints: DbConnection,
         bus: Arc<EventBus>,
     ) -> Result<Self, DbError> {
-        // No automatic checkpoint after a commit: the checkpointer copies pages in the
-        // background, and the writer only makes the WAL start over when asked (see
-        // `checkpoint_after_commits`), so no commit waits for pages to be copied.
+        // The checkpointer copies pages in the background, and the writer makes the
+        // WAL start over when asked (see `checkpoint_after_commits`), so no commit
+        // waits for pages to be copied. SQLite's automatic checkpoint stays as the
+        // backstop, at twice the restart size: on a machine so loaded that the
+        // checkpointer thread does not get to run, the writer copies the pages itself
+        // and its next transaction starts the WAL over.
         conn.batch_execute(&format!(
-            "PRAGMA wal_autocheckpoint = 0; \
+            "PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}; \
              PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}; \
              PRAGMA cache_size = -{WRITER_CACHE_KIB};"
         ))
