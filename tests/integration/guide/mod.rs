@@ -5,6 +5,7 @@
 //! the versions the guide names; a missing piece fails the test with the way to get it.
 
 mod api_errors;
+mod backend;
 mod curl;
 mod python;
 mod register;
@@ -94,13 +95,14 @@ pub fn program(file: &str) -> String {
 }
 
 /// The programs this module runs; a new one in the guide needs a test here.
-const PROGRAMS: [&str; 6] = [
+const PROGRAMS: [&str; 7] = [
     "register.sh",
     "index.html",
     "config.mjs",
     "spa.mjs",
     "app.py",
     "pkce.sh",
+    "backend.sh",
 ];
 
 #[test]
