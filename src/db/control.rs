@@ -2,40 +2,22 @@
 //! anew on every call; these are prepared once per connection and reused, like every
 //! other query diesel caches (each statement is its own type, so its own cache entry).
 
-use diesel::backend::Backend;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{QueryFragment, QueryId};
 use diesel::{QueryResult, RunQueryDsl};
 
 use super::DbConnection;
 
-macro_rules! control_statement {
-    ($(#[$doc:meta])* $name:ident = $sql:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, QueryId)]
-        pub(super) struct $name;
-
-        impl<DB: Backend> QueryFragment<DB> for $name {
-            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-                out.push_sql($sql);
-                Ok(())
-            }
-        }
-
-        impl<Conn> RunQueryDsl<Conn> for $name {}
-    };
-}
-
-control_statement!(
+prepared_statement!(
     /// A read transaction (SQLite takes its snapshot at the first read).
-    Begin = "BEGIN"
+    pub(super) struct Begin = "BEGIN";
 );
-control_statement!(
+prepared_statement!(
     /// A write transaction that takes SQLite's write lock at once.
-    BeginImmediate = "BEGIN IMMEDIATE"
+    pub(super) struct BeginImmediate = "BEGIN IMMEDIATE";
 );
-control_statement!(Commit = "COMMIT");
-control_statement!(Savepoint = "SAVEPOINT use_case");
-control_statement!(Release = "RELEASE use_case");
+prepared_statement!(pub(super) struct Commit = "COMMIT";);
+prepared_statement!(pub(super) struct Savepoint = "SAVEPOINT use_case";);
+prepared_statement!(pub(super) struct Release = "RELEASE use_case";);
 
 /// Runs one control statement on whichever backend `conn` is.
 pub(super) fn run<S>(conn: &mut DbConnection, statement: S) -> QueryResult<()>

@@ -20,6 +20,61 @@ macro_rules! on_each_backend {
     };
 }
 
+/// Declares a statement written out as SQL text, with `{field: SqlType}` where a field
+/// is bound, so that each connection prepares it once: it is its own type, hence its own
+/// entry in diesel's statement cache (an `UPDATE` built with diesel's DSL, or
+/// `batch_execute`, is prepared anew on every call). Implemented for the two concrete
+/// backends [`on_each_backend!`] runs queries on.
+macro_rules! prepared_statement {
+    ($(#[$doc:meta])* $vis:vis struct $name:ident = $sql:literal;) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        $vis struct $name;
+
+        impl diesel::query_builder::QueryId for $name {
+            type QueryId = $name;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        prepared_statement!(@walk $name, [], $sql);
+    };
+    (
+        $(#[$doc:meta])* $vis:vis struct $name:ident<$lt:lifetime> { $($field:ident: $ty:ty),+ $(,)? }
+        = $($sql:literal $({$bind:ident: $sql_type:ident})?)+;
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        $vis struct $name<$lt> { $($field: $ty),+ }
+
+        impl diesel::query_builder::QueryId for $name<'_> {
+            type QueryId = $name<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        prepared_statement!(@walk $name, ['_], $($sql $({$bind: $sql_type})?)+);
+    };
+    (@walk $name:ident, [$($lt:lifetime)?], $($sql:literal $({$bind:ident: $sql_type:ident})?)+) => {
+        prepared_statement!(@backend diesel::sqlite::Sqlite, $name, [$($lt)?], $($sql $({$bind: $sql_type})?)+);
+        prepared_statement!(@backend diesel::pg::Pg, $name, [$($lt)?], $($sql $({$bind: $sql_type})?)+);
+
+        impl<Conn> diesel::RunQueryDsl<Conn> for $name<$($lt)?> {}
+    };
+    (@backend $db:ty, $name:ident, [$($lt:lifetime)?], $($sql:literal $({$bind:ident: $sql_type:ident})?)+) => {
+        impl diesel::query_builder::QueryFragment<$db> for $name<$($lt)?> {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, $db>,
+            ) -> diesel::QueryResult<()> {
+                $(
+                    out.push_sql($sql);
+                    $(out.push_bind_param::<diesel::sql_types::$sql_type, _>(&self.$bind)?;)?
+                )+
+                Ok(())
+            }
+        }
+    };
+}
+
 pub mod audit_events;
 pub mod auth_failures;
 mod control;

@@ -121,38 +121,11 @@ pub fn delete_expired(
     .execute(c))
 }
 
-/// `UPDATE … SET used_at = now, family_id = … WHERE code_hash = … AND used_at IS
-/// NULL`, written out so that it stays prepared: diesel prepares every UPDATE built
-/// with its DSL anew, and this one runs on every code exchange.
-struct Claim<'a> {
-    code_hash: &'a str,
-    family_id: &'a str,
-    now: i64,
-}
-
-impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for Claim<'_>
-where
-    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
-    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-{
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> QueryResult<()> {
-        out.push_sql("UPDATE oauth_authorization_codes SET used_at = ");
-        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.now)?;
-        out.push_sql(", family_id = ");
-        out.push_bind_param::<diesel::sql_types::Text, _>(self.family_id)?;
-        out.push_sql(" WHERE code_hash = ");
-        out.push_bind_param::<diesel::sql_types::Text, _>(self.code_hash)?;
-        out.push_sql(" AND used_at IS NULL");
-        Ok(())
-    }
-}
-
-impl diesel::query_builder::QueryId for Claim<'_> {
-    type QueryId = Claim<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<Conn> RunQueryDsl<Conn> for Claim<'_> {}
+prepared_statement!(
+    /// Marks a code used (it runs on every code exchange).
+    struct Claim<'a> { code_hash: &'a str, family_id: &'a str, now: i64 }
+    = "UPDATE oauth_authorization_codes SET used_at = " {now: BigInt}
+      ", family_id = " {family_id: Text}
+      " WHERE code_hash = " {code_hash: Text}
+      " AND used_at IS NULL";
+);

@@ -87,35 +87,10 @@ pub fn delete_expired(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
     .execute(c))
 }
 
-/// `UPDATE … SET superseded_at = now WHERE token_hash = … AND superseded_at IS NULL
-/// AND revoked_at IS NULL`, written out so that it stays prepared: diesel prepares
-/// every UPDATE built with its DSL anew, and this one runs on every refresh.
-struct Claim<'a> {
-    token_hash: &'a str,
-    now: i64,
-}
-
-impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for Claim<'_>
-where
-    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
-    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-{
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> QueryResult<()> {
-        out.push_sql("UPDATE oauth_refresh_tokens SET superseded_at = ");
-        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.now)?;
-        out.push_sql(" WHERE token_hash = ");
-        out.push_bind_param::<diesel::sql_types::Text, _>(self.token_hash)?;
-        out.push_sql(" AND superseded_at IS NULL AND revoked_at IS NULL");
-        Ok(())
-    }
-}
-
-impl diesel::query_builder::QueryId for Claim<'_> {
-    type QueryId = Claim<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<Conn> RunQueryDsl<Conn> for Claim<'_> {}
+prepared_statement!(
+    /// Marks a refresh token rotated out (it runs on every refresh).
+    struct Claim<'a> { token_hash: &'a str, now: i64 }
+    = "UPDATE oauth_refresh_tokens SET superseded_at = " {now: BigInt}
+      " WHERE token_hash = " {token_hash: Text}
+      " AND superseded_at IS NULL AND revoked_at IS NULL";
+);
