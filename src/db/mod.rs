@@ -94,6 +94,8 @@ pub mod stripe_webhook_events;
 pub mod users;
 mod writer;
 
+pub use writer::WAL_RESTART_PAGES;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
