@@ -109,20 +109,14 @@ impl Application {
         let credential_hasher = CredentialHasher::new(&master_key);
         let oauth = OAuthContext::new(&settings, credential_hasher.clone(), secret_box.clone());
         prepare_signing_keys(&db, &oauth, clock.now()).await?;
-        let (stripe, stripe_emulator) = if sandbox {
+        let (sandbox_credentials, stripe_emulator) = if sandbox {
             let (credentials, emulator) = start_sandbox(&settings, clock.clone())?;
-            (
-                StripeBridge::new(settings.stripe.clone(), Some(credentials))
-                    .map_err(|e| StartupError::Other(e.to_string()))?,
-                Some(emulator),
-            )
+            (Some(credentials), Some(emulator))
         } else {
-            (
-                StripeBridge::new(settings.stripe.clone(), None)
-                    .map_err(|e| StartupError::Other(e.to_string()))?,
-                None,
-            )
+            (None, None)
         };
+        let stripe = StripeBridge::new(settings.stripe.clone(), sandbox_credentials)
+            .map_err(|e| StartupError::Other(e.to_string()))?;
         let customers = Customers {
             db: db.clone(),
             clock: clock.clone(),

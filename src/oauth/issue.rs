@@ -143,7 +143,7 @@ pub fn refresh_token(
 }
 
 /// Revokes every access and refresh token of a rotation family (a code's exchange and
-/// all its refreshes). The caller holds the grant's lock
+/// all its refreshes). The caller holds the family's lock
 /// ([`crate::db::oauth_authorization_codes::lock_family`]).
 pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> Result<(), OAuthError> {
     oauth_access_tokens::revoke_family(conn, family_id, now)?;

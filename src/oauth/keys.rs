@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::config::SigningAlgorithm;
 use crate::crypto::{random_token, SecretBox};
@@ -190,8 +190,39 @@ struct VerifyingKey {
 struct KeySet {
     signing: Option<Arc<SigningKey>>,
     verifying: HashMap<String, Arc<VerifyingKey>>,
-    jwks: serde_json::Value,
+    jwks: Arc<Jwks>,
     loaded_at: i64,
+}
+
+/// The public signing keys (RFC 7517).
+// What the JWKS endpoint serves is this type, which also derives the OpenAPI
+// document's schema: the two cannot drift apart.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// One public key: Ed25519 (`kty` `OKP`) or P-256 (`kty` `EC`, with `y`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Jwk {
+    /// `OKP` or `EC`.
+    pub kty: &'static str,
+    /// `Ed25519` or `P-256`.
+    pub crv: &'static str,
+    /// The public key (base64url).
+    pub x: String,
+    /// P-256 only: the public key's y coordinate (base64url).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub y: Option<String>,
+    /// The key id that access tokens name in their header.
+    pub kid: String,
+    /// `EdDSA` or `ES256`.
+    pub alg: &'static str,
+    /// Always `sig`.
+    #[serde(rename = "use")]
+    #[schema(rename = "use")]
+    pub use_: &'static str,
 }
 
 /// The in-memory view of the published keys.
@@ -278,7 +309,7 @@ impl KeyRing {
                 &der,
             )?));
         }
-        set.jwks = json!({ "keys": jwks });
+        set.jwks = Arc::new(Jwks { keys: jwks });
         let mut guard = match self.keys.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -299,7 +330,7 @@ impl KeyRing {
             .map(|k| (k.algorithm, DecodingKeyRef(k.clone())))
     }
 
-    pub fn jwks(&self) -> serde_json::Value {
+    pub fn jwks(&self) -> Arc<Jwks> {
         self.current().jwks.clone()
     }
 
@@ -324,9 +355,7 @@ fn algorithm_for(name: &str) -> Algorithm {
     }
 }
 
-fn public_parts(
-    row: &OAuthSigningKey,
-) -> Result<(Algorithm, serde_json::Value, DecodingKey), String> {
+fn public_parts(row: &OAuthSigningKey) -> Result<(Algorithm, Jwk, DecodingKey), String> {
     match row.algorithm.as_str() {
         "EdDSA" => {
             if row.public_key.len() != 32 {
@@ -334,10 +363,15 @@ fn public_parts(
             }
             let x = b64(&row.public_key);
             let decoding = DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?;
-            let jwk = json!({
-                "kty": "OKP", "crv": "Ed25519", "x": x,
-                "kid": row.kid, "alg": "EdDSA", "use": "sig",
-            });
+            let jwk = Jwk {
+                kty: "OKP",
+                crv: "Ed25519",
+                x,
+                y: None,
+                kid: row.kid.clone(),
+                alg: "EdDSA",
+                use_: "sig",
+            };
             Ok((Algorithm::EdDSA, jwk, decoding))
         }
         "ES256" => {
@@ -347,10 +381,15 @@ fn public_parts(
             let x = b64(&row.public_key[1..33]);
             let y = b64(&row.public_key[33..65]);
             let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| e.to_string())?;
-            let jwk = json!({
-                "kty": "EC", "crv": "P-256", "x": x, "y": y,
-                "kid": row.kid, "alg": "ES256", "use": "sig",
-            });
+            let jwk = Jwk {
+                kty: "EC",
+                crv: "P-256",
+                x,
+                y: Some(y),
+                kid: row.kid.clone(),
+                alg: "ES256",
+                use_: "sig",
+            };
             Ok((Algorithm::ES256, jwk, decoding))
         }
         other => Err(format!("unknown algorithm {other}")),

@@ -47,17 +47,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return parse(serde_json::Value::Object(serde_json::Map::new())).map(JsonBody);
-            }
-            if !json {
+            // An empty body stands for "no fields", as `null` does.
+            let value = if body.iter().all(u8::is_ascii_whitespace) {
+                serde_json::Value::Null
+            } else if !json {
                 return Err(ApiError::UnsupportedMediaType);
-            }
-            let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::bad_request("body", format!("the body is not valid JSON: {e}"))
-            })?;
+            } else {
+                serde_json::from_slice(&body).map_err(|e| {
+                    ApiError::bad_request("body", format!("the body is not valid JSON: {e}"))
+                })?
+            };
             match value {
-                // `null` stands for "no fields", as an empty body does.
                 serde_json::Value::Null => parse(serde_json::Value::Object(Default::default())),
                 serde_json::Value::Object(_) => parse(value),
                 _ => Err(ApiError::bad_request("body", "send a JSON object")),

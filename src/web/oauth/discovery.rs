@@ -3,10 +3,8 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
-use crate::oauth::keys;
+use crate::oauth::keys::{self, Jwks};
 use crate::oauth::metadata::{self, ServerMetadata};
-
-use super::docs::Jwks;
 use crate::web::AppState;
 
 fn public_json(body: &impl serde::Serialize) -> HttpResponse {
@@ -41,7 +39,7 @@ pub async fn metadata_get(state: web::Data<AppState>) -> HttpResponse {
     responses((status = 200, description = "The key set.", body = Jwks)),
 )]
 pub async fn jwks_get(state: web::Data<AppState>) -> HttpResponse {
-    public_json(&state.oauth.keys.jwks())
+    public_json(&*state.oauth.keys.jwks())
 }
 
 pub async fn public_preflight() -> HttpResponse {

@@ -1,6 +1,6 @@
 //! The `/o/` part of the OpenAPI document: the request forms (described here; the
 //! endpoints parse them with `oauth::params`, which refuses repeated parameters as
-//! RFC 6749 §3.2 asks), the JWKS, and the RFC 6749 §5.2 error responses.
+//! RFC 6749 §3.2 asks) and the RFC 6749 §5.2 error responses.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -87,32 +87,3 @@ pub struct TokenParameterForm {
 /// unknown token.
 #[derive(Serialize, ToSchema)]
 pub struct Revoked {}
-
-/// The public signing keys (RFC 7517).
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes the JWKS for the OpenAPI document only")]
-pub struct Jwks {
-    keys: Vec<Jwk>,
-}
-
-/// One public key: Ed25519 (`kty` `OKP`) or P-256 (`kty` `EC`, with `y`).
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes the JWKS for the OpenAPI document only")]
-pub struct Jwk {
-    /// `OKP` or `EC`.
-    kty: String,
-    /// `Ed25519` or `P-256`.
-    crv: String,
-    /// The public key (base64url).
-    x: String,
-    /// P-256 only: the public key's y coordinate (base64url).
-    #[schema(required = false)]
-    y: String,
-    /// The key id that access tokens name in their header.
-    kid: String,
-    /// `EdDSA` or `ES256`.
-    alg: String,
-    /// Always `sig`.
-    #[schema(rename = "use")]
-    use_: String,
-}

@@ -77,19 +77,27 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// A file compiled into the binary, cacheable for an hour.
+fn static_file(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(body)
+}
+
 #[get("/static/app.css")]
 pub async fn static_css() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(include_str!("../../../static/app.css"))
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("../../../static/app.css"),
+    )
 }
 
 /// The API reference's start-up script (see `web::api::docs`).
 #[get("/static/api-docs.js")]
 pub async fn static_api_docs_js() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(include_str!("../../../static/api-docs.js"))
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../../static/api-docs.js"),
+    )
 }
