@@ -39,6 +39,21 @@ macro_rules! prepared_statement {
         prepared_statement!(@walk $name, [], $sql);
     };
     (
+        $(#[$doc:meta])* $vis:vis struct $name:ident { $($field:ident: $ty:ty),+ $(,)? }
+        = $($sql:literal $({$bind:ident: $sql_type:ident})?)+;
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        $vis struct $name { $($field: $ty),+ }
+
+        impl diesel::query_builder::QueryId for $name {
+            type QueryId = $name;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        prepared_statement!(@walk $name, [], $($sql $({$bind: $sql_type})?)+);
+    };
+    (
         $(#[$doc:meta])* $vis:vis struct $name:ident<$lt:lifetime> { $($field:ident: $ty:ty),+ $(,)? }
         = $($sql:literal $({$bind:ident: $sql_type:ident})?)+;
     ) => {
@@ -80,12 +95,12 @@ pub mod auth_failures;
 mod control;
 pub mod customer_subscriptions;
 pub mod customers;
-pub mod oauth_access_tokens;
 pub mod oauth_authorization_codes;
 pub mod oauth_clients;
 pub mod oauth_grants;
-pub mod oauth_refresh_tokens;
+pub mod oauth_revoked_access_tokens;
 pub mod oauth_signing_keys;
+pub mod oauth_token_families;
 pub mod schema;
 pub mod stripe_connect_states;
 pub mod stripe_connections;

@@ -54,40 +54,6 @@ pub fn find_by_hash(
         .optional())
 }
 
-/// Locks a refresh-token family until the transaction ends, through the row of the
-/// authorization code that started it (by the code's id, or by the family).
-///
-/// Every transaction that changes a family's tokens (a code exchange or its replay, a
-/// refresh or its reuse, a revocation) takes this lock first, so they queue on one row
-/// and cannot deadlock on PostgreSQL, while different families go on side by side.
-/// SQLite needs nothing: its single writer already runs writes one at a time.
-pub fn lock_family(conn: &mut DbConnection, family: FamilyOf<'_>) -> QueryResult<()> {
-    if let DbConnection::Postgres(pg) = conn {
-        match family {
-            FamilyOf::Code(id) => codes::table
-                .find(id)
-                .select(codes::id)
-                .for_update()
-                .load::<i64>(pg)?,
-            FamilyOf::Family(family_id) => codes::table
-                .filter(codes::family_id.eq(family_id))
-                .select(codes::id)
-                .for_update()
-                .load::<i64>(pg)?,
-        };
-    }
-    Ok(())
-}
-
-/// Which family [`lock_family`] locks.
-#[derive(Debug, Clone, Copy)]
-pub enum FamilyOf<'a> {
-    /// The family a code started (or will start).
-    Code(i64),
-    /// A family by its id.
-    Family(&'a str),
-}
-
 /// Marks the code used, atomically: true for exactly one caller, however many race.
 pub fn claim(
     conn: &mut DbConnection,

@@ -192,34 +192,26 @@ diesel::table! {
 }
 
 diesel::table! {
-    oauth_access_tokens (id) {
+    oauth_token_families (id) {
         id -> BigInt,
-        jti -> Text,
-        client_pk -> BigInt,
-        user_id -> Nullable<BigInt>,
-        grant_id -> Nullable<BigInt>,
-        family_id -> Nullable<Text>,
-        scope -> Text,
-        issued_at -> BigInt,
-        expires_at -> BigInt,
-        revoked_at -> Nullable<BigInt>,
-    }
-}
-
-diesel::table! {
-    oauth_refresh_tokens (id) {
-        id -> BigInt,
-        token_hash -> Text,
         family_id -> Text,
         client_pk -> BigInt,
         user_id -> BigInt,
         grant_id -> BigInt,
         scope -> Text,
-        issued_at -> BigInt,
+        refresh_salt -> Nullable<Text>,
+        generation -> BigInt,
+        rotated_at -> BigInt,
         idle_expires_at -> BigInt,
         absolute_expires_at -> BigInt,
-        superseded_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_revoked_access_tokens (jti) {
+        jti -> Text,
+        expires_at -> BigInt,
     }
 }
 
@@ -236,15 +228,14 @@ diesel::table! {
 }
 
 diesel::joinable!(oauth_grants -> oauth_clients (client_pk));
-diesel::joinable!(oauth_access_tokens -> oauth_grants (grant_id));
-diesel::joinable!(oauth_refresh_tokens -> oauth_grants (grant_id));
+diesel::joinable!(oauth_token_families -> oauth_grants (grant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     oauth_clients,
     oauth_grants,
     oauth_authorization_codes,
-    oauth_access_tokens,
-    oauth_refresh_tokens,
+    oauth_token_families,
+    oauth_revoked_access_tokens,
     oauth_signing_keys,
     users,
 );

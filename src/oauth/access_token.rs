@@ -1,5 +1,5 @@
 //! JWT access tokens (RFC 9068): `typ: at+jwt`, a `kid`, and the claims iss, sub, aud,
-//! client_id, scope, jti, iat, exp. Expiry is checked against our clock, not the
+//! client_id, scope, jti, iat, exp (and `sid` for a user's token). Expiry is checked against our clock, not the
 //! wall clock, so tests can move time.
 
 use std::sync::Arc;
@@ -26,6 +26,12 @@ pub struct Claims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// The session the token belongs to: the rotation family of the code exchange
+    /// and refreshes that issued it (a registered JWT claim, "Session ID"). A token
+    /// is live only while its family and grant are. Client-credentials tokens have
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// The audience of every access token: our own resource API.

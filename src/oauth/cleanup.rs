@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::db::{
-    oauth_access_tokens, oauth_authorization_codes, oauth_refresh_tokens, oauth_signing_keys,
-    Database,
+    oauth_authorization_codes, oauth_revoked_access_tokens, oauth_signing_keys,
+    oauth_token_families, Database,
 };
 use crate::events::Actor;
 
@@ -17,8 +17,11 @@ use super::{event, OAuthContext};
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Removed {
     pub codes: usize,
-    pub access_tokens: usize,
-    pub refresh_tokens: usize,
+    /// Rotation families (sessions) past their end, or revoked for longer than an
+    /// access token lives.
+    pub token_families: usize,
+    /// Entries of access tokens revoked one by one that have expired anyway.
+    pub revoked_access_tokens: usize,
     pub signing_keys: usize,
 }
 
@@ -37,8 +40,12 @@ pub async fn run_once(
                 now,
                 s.refresh_token_absolute_ttl_seconds,
             )?,
-            access_tokens: oauth_access_tokens::delete_expired(tx.conn, now)?,
-            refresh_tokens: oauth_refresh_tokens::delete_expired(tx.conn, now)?,
+            token_families: oauth_token_families::delete_expired(
+                tx.conn,
+                now,
+                now - s.access_token_ttl_seconds,
+            )?,
+            revoked_access_tokens: oauth_revoked_access_tokens::delete_expired(tx.conn, now)?,
             signing_keys: oauth_signing_keys::delete_retired_before(
                 tx.conn,
                 now - s.access_token_ttl_seconds - RETIREMENT_MARGIN_SECONDS,
@@ -47,17 +54,17 @@ pub async fn run_once(
         ctx.keys
             .reload(tx.conn, now, s.access_token_ttl_seconds)
             .map_err(|e| OAuthError::ServerError(e.to_string()))?;
-        let total = removed.codes + removed.access_tokens + removed.refresh_tokens;
+        let total = removed.codes + removed.token_families + removed.revoked_access_tokens;
         if total + removed.signing_keys > 0 {
             tx.publish(event(
                 &Actor::system("cleanup"),
                 now,
                 "oauth.expired_removed",
                 format!(
-                    "{} codes, {} access tokens, {} refresh tokens, {} signing keys",
+                    "{} codes, {} token families, {} revoked access tokens, {} signing keys",
                     removed.codes,
-                    removed.access_tokens,
-                    removed.refresh_tokens,
+                    removed.token_families,
+                    removed.revoked_access_tokens,
                     removed.signing_keys
                 ),
             ));

@@ -5,9 +5,7 @@
 use crate::crypto::random_token;
 use crate::db::oauth_authorization_codes::{self, NewOAuthAuthorizationCode};
 use crate::db::oauth_grants::{self, NewOAuthGrant, OAuthGrant};
-use crate::db::{
-    oauth_access_tokens, oauth_clients, oauth_refresh_tokens, Database, DbConnection, DbError,
-};
+use crate::db::{oauth_clients, oauth_token_families, Database, DbConnection, DbError};
 use crate::events::Actor;
 
 use super::authorize_request::{self, AuthorizeRequest, RedirectTarget};
@@ -244,15 +242,16 @@ pub async fn revoke_grant(
             return Ok(false);
         }
         oauth_grants::revoke(tx.conn, grant.id, now)?;
-        let access = oauth_access_tokens::revoke_grant(tx.conn, grant.id, now)?;
-        let refresh = oauth_refresh_tokens::revoke_grant(tx.conn, grant.id, now)?;
+        // The grant's revocation alone stops its tokens (every check reads it); the
+        // families are marked too, so each one's record says it ended.
+        let families = oauth_token_families::revoke_grant(tx.conn, grant.id, now)?;
         tx.publish(event(
             &actor,
             now,
             "oauth.grant_revoked",
             format!(
-                "grant {} ({} access and {} refresh tokens revoked)",
-                grant.id, access, refresh
+                "grant {} ({} sessions and their tokens revoked)",
+                grant.id, families
             ),
         ));
         Ok(true)

@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::db::{
-    oauth_access_tokens, oauth_clients, oauth_grants, oauth_refresh_tokens, Database, DbConnection,
-};
+use crate::db::{oauth_clients, Database, DbConnection};
 
 use super::access_token::Claims;
 use super::client::{user_subject, Client};
 use super::client_auth;
 use super::error::OAuthError;
+use super::refresh_token;
 use super::resource::{self, BearerError};
 use super::token_request::PresentedClient;
 use super::OAuthContext;
@@ -83,7 +82,7 @@ pub async fn introspect(
             Err(BearerError::Db(e)) => return Err(e.into()),
         }
     } else {
-        Presented::Opaque(ctx.hasher.hash(&token))
+        Presented::Opaque(token)
     };
     let run_ctx = ctx.clone();
     let outcome = db
@@ -103,7 +102,7 @@ pub async fn introspect(
             let answer = match candidate {
                 Presented::AccessToken(claims) => access_token(conn, &caller, &claims)?,
                 Presented::DeadAccessToken => inactive(),
-                Presented::Opaque(hash) => refresh_token(conn, &run_ctx, &caller, &hash, now)?,
+                Presented::Opaque(token) => refresh_token(conn, &run_ctx, &caller, &token, now)?,
             };
             Ok::<_, OAuthError>(Ok(answer))
         })
@@ -124,18 +123,10 @@ fn access_token(
     caller: &Client,
     claims: &Claims,
 ) -> Result<Introspection, OAuthError> {
-    let Some((row, grant_state)) =
-        oauth_access_tokens::find_by_jti_with_grant_state(conn, &claims.jti)?
-    else {
+    let Some(live) = resource::live_access_token(conn, claims)? else {
         return Ok(inactive());
     };
-    if row.revoked_at.is_some() || matches!(grant_state, Some(Some(_))) {
-        return Ok(inactive());
-    }
-    let Some(client) = oauth_clients::find(conn, row.client_pk)? else {
-        return Ok(inactive());
-    };
-    if client.owner_user_id != caller.owner_user_id {
+    if live.client.owner_user_id != caller.owner_user_id {
         return Ok(inactive());
     }
     Ok(Introspection {
@@ -156,33 +147,31 @@ fn refresh_token(
     conn: &mut DbConnection,
     ctx: &OAuthContext,
     caller: &Client,
-    hash: &str,
+    token: &str,
     now: i64,
 ) -> Result<Introspection, OAuthError> {
-    let Some(row) = oauth_refresh_tokens::find_by_hash(conn, hash)? else {
+    let Some(found) = refresh_token::lookup(conn, &ctx.hasher, token)? else {
         return Ok(inactive());
     };
-    let live = row.revoked_at.is_none()
-        && row.superseded_at.is_none()
-        && row.idle_expires_at > now
-        && row.absolute_expires_at > now;
-    let grant_live =
-        oauth_grants::find(conn, row.grant_id)?.is_some_and(|g| g.revoked_at.is_none());
-    let Some(client) = oauth_clients::find(conn, row.client_pk)? else {
+    if !found.is_live(now) {
+        return Ok(inactive());
+    }
+    let family = found.family;
+    let Some(client) = oauth_clients::find(conn, family.client_pk)? else {
         return Ok(inactive());
     };
-    if !live || !grant_live || client.owner_user_id != caller.owner_user_id {
+    if client.owner_user_id != caller.owner_user_id {
         return Ok(inactive());
     }
     Ok(Introspection {
         active: true,
         token_type: Some("refresh_token"),
-        scope: Some(row.scope),
+        scope: Some(family.scope),
         client_id: Some(client.client_id),
-        sub: Some(user_subject(row.user_id)),
+        sub: Some(user_subject(family.user_id)),
         iss: Some(ctx.issuer.clone()),
-        iat: Some(row.issued_at),
-        exp: Some(row.idle_expires_at.min(row.absolute_expires_at)),
+        iat: Some(family.rotated_at),
+        exp: Some(family.idle_expires_at.min(family.absolute_expires_at)),
         ..Introspection::default()
     })
 }

@@ -1,18 +1,19 @@
-//! Minting tokens: a JWT access token (recorded by `jti` in the transaction, signed
-//! after it) and, when the client gets them, an opaque refresh token stored as a keyed
-//! hash; and revoking a rotation family.
+//! Minting tokens: a JWT access token (nothing stored: it names its family, which is
+//! checked on every use, and is signed after the transaction), and a rotation family
+//! with, when the client gets them, its first refresh token; and revoking a family.
 
 use serde::Serialize;
 
 use crate::crypto::{random_token, time_ordered_id};
-use crate::db::oauth_access_tokens::{self, NewOAuthAccessToken};
-use crate::db::oauth_refresh_tokens::{self, NewOAuthRefreshToken};
+use crate::db::oauth_authorization_codes::OAuthAuthorizationCode;
+use crate::db::oauth_token_families::{self, NewOAuthTokenFamily};
 use crate::db::DbConnection;
 
 use super::access_token::{self, Claims};
 use super::client::{client_subject, user_subject, Client};
 use super::error::OAuthError;
 use super::keys::KeyRing;
+use super::refresh_token;
 use super::scope::ScopeSet;
 use super::OAuthContext;
 
@@ -64,36 +65,18 @@ pub struct Subject<'a> {
     pub client: &'a Client,
     /// `None` for client-credentials tokens.
     pub user_id: Option<i64>,
-    pub grant_id: Option<i64>,
-    /// The rotation chain the token belongs to (code and refresh grants).
+    /// The rotation family the token belongs to (code and refresh grants).
     pub family_id: Option<&'a str>,
 }
 
-/// Records a new access token and returns its claims, to be signed after the commit.
+/// The claims of a new access token, to be signed after the commit.
 pub fn access_token(
-    conn: &mut DbConnection,
     ctx: &OAuthContext,
     subject: &Subject<'_>,
     scope: &ScopeSet,
     now: i64,
-) -> Result<Claims, OAuthError> {
-    let jti = time_ordered_id(now);
-    let expires_at = now + ctx.settings.access_token_ttl_seconds;
-    let scope_text = scope.to_string();
-    oauth_access_tokens::insert(
-        conn,
-        &NewOAuthAccessToken {
-            jti: &jti,
-            client_pk: subject.client.pk,
-            user_id: subject.user_id,
-            grant_id: subject.grant_id,
-            family_id: subject.family_id,
-            scope: &scope_text,
-            issued_at: now,
-            expires_at,
-        },
-    )?;
-    Ok(Claims {
+) -> Claims {
+    Claims {
         iss: ctx.issuer.clone(),
         sub: match subject.user_id {
             Some(user_id) => user_subject(user_id),
@@ -101,52 +84,56 @@ pub fn access_token(
         },
         aud: access_token::audience(&ctx.issuer),
         client_id: subject.client.client_id.clone(),
-        scope: scope_text,
-        jti,
+        scope: scope.to_string(),
+        jti: time_ordered_id(now),
         iat: now,
-        exp: expires_at,
-    })
+        exp: now + ctx.settings.access_token_ttl_seconds,
+        sid: subject.family_id.map(str::to_owned),
+    }
 }
 
-/// A new refresh token in `family_id`, expiring when idle or at the family's end.
-#[allow(clippy::too_many_arguments)]
-pub fn refresh_token(
+/// A new rotation family for a redeemed code, and its first refresh token if the
+/// client gets them. Without refresh tokens the family lives as long as the access
+/// token, so that a replay of the code can still revoke it.
+pub fn start_family(
     conn: &mut DbConnection,
     ctx: &OAuthContext,
     client: &Client,
-    user_id: i64,
-    grant_id: i64,
+    code: &OAuthAuthorizationCode,
     family_id: &str,
-    scope: &ScopeSet,
-    absolute_expires_at: i64,
     now: i64,
-) -> Result<String, OAuthError> {
-    let token = random_token(32);
-    let hash = ctx.hasher.hash(&token);
-    let scope_text = scope.to_string();
-    oauth_refresh_tokens::insert(
+) -> Result<Option<String>, OAuthError> {
+    let settings = &ctx.settings;
+    let salt = client.issue_refresh_tokens.then(|| random_token(16));
+    let absolute_expires_at = match salt {
+        Some(_) => now + settings.refresh_token_absolute_ttl_seconds,
+        None => now + settings.access_token_ttl_seconds,
+    };
+    oauth_token_families::insert(
         conn,
-        &NewOAuthRefreshToken {
-            token_hash: &hash,
+        &NewOAuthTokenFamily {
             family_id,
             client_pk: client.pk,
-            user_id,
-            grant_id,
-            scope: &scope_text,
-            issued_at: now,
-            idle_expires_at: (now + ctx.settings.refresh_token_idle_ttl_seconds)
-                .min(absolute_expires_at),
+            user_id: code.user_id,
+            grant_id: code.grant_id,
+            scope: &code.scope,
+            refresh_salt: salt.as_deref(),
+            generation: 1,
+            rotated_at: now,
+            idle_expires_at: idle_expiry(ctx, absolute_expires_at, now),
             absolute_expires_at,
         },
     )?;
-    Ok(token)
+    Ok(salt.map(|salt| refresh_token::mint(&ctx.hasher, family_id, 1, &salt)))
 }
 
-/// Revokes every access and refresh token of a rotation family (a code's exchange and
-/// all its refreshes). The caller holds the family's lock
-/// ([`crate::db::oauth_authorization_codes::lock_family`]).
+/// When a refresh token issued `now` expires unused.
+pub fn idle_expiry(ctx: &OAuthContext, absolute_expires_at: i64, now: i64) -> i64 {
+    (now + ctx.settings.refresh_token_idle_ttl_seconds).min(absolute_expires_at)
+}
+
+/// Revokes a rotation family: its refresh token and every access token naming it.
 pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> Result<(), OAuthError> {
-    oauth_access_tokens::revoke_family(conn, family_id, now)?;
-    oauth_refresh_tokens::revoke_family(conn, family_id, now)?;
+    oauth_token_families::revoke(conn, family_id, now)?;
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod metadata;
 pub mod params;
 pub mod pkce;
 pub mod redirect_uri;
+pub mod refresh_token;
 pub mod registration;
 pub mod resource;
 pub mod revocation;

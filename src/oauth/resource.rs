@@ -1,12 +1,17 @@
 //! The resource side: turning a presented access token into what it allows. The JWT
-//! must verify (signature, issuer, audience, expiry), and its `jti` must still be
-//! live in the database with its grant in force, so revocation takes effect at once.
+//! must verify (signature, issuer, audience, expiry); then the database must still
+//! know its client, its family (`sid`) and grant must be in force, and its `jti` must
+//! not have been revoked, so any revocation takes effect at once.
 
 use std::sync::Arc;
 
-use crate::db::{oauth_access_tokens, oauth_clients, Database, DbError};
+use crate::db::oauth_clients::{self, OAuthClient};
+use crate::db::{
+    oauth_revoked_access_tokens, oauth_token_families, Database, DbConnection, DbError,
+};
 
 use super::access_token::{Claims, TokenRejected};
+use super::client::client_subject;
 use super::scope::ScopeSet;
 use super::OAuthContext;
 
@@ -71,29 +76,58 @@ pub async fn authenticate(
     now: i64,
 ) -> Result<AccessGrant, BearerError> {
     let claims = verify_jwt(db, ctx, token, now).await?;
-    let jti = claims.jti.clone();
-    let found = db
-        .read(move |conn| {
-            let Some((row, grant_state)) =
-                oauth_access_tokens::find_by_jti_with_grant_state(conn, &jti)?
-            else {
-                return Ok::<_, DbError>(None);
-            };
-            if row.revoked_at.is_some() || matches!(grant_state, Some(Some(_))) {
-                return Ok(None);
-            }
-            let Some(client) = oauth_clients::find(conn, row.client_pk)? else {
-                return Ok(None);
-            };
-            Ok(Some((row, client)))
-        })
-        .await?;
-    let (row, client) = found.ok_or(TokenRejected::Revoked)?;
+    let checked = claims.clone();
+    let live = db
+        .read(move |conn| Ok::<_, DbError>(live_access_token(conn, &checked)?))
+        .await?
+        .ok_or(TokenRejected::Revoked)?;
     Ok(AccessGrant {
-        business_user_id: row.user_id.unwrap_or(client.owner_user_id),
-        user_id: row.user_id,
-        client_id: client.client_id,
-        scope: ScopeSet::from_stored(&row.scope),
+        business_user_id: live.user_id.unwrap_or(live.client.owner_user_id),
+        user_id: live.user_id,
+        client_id: live.client.client_id,
+        scope: ScopeSet::from_stored(&claims.scope),
         claims,
     })
+}
+
+/// Whom a verified access token still acts for.
+#[derive(Debug, Clone)]
+pub struct LiveAccessToken {
+    pub client: OAuthClient,
+    /// The consenting user; `None` for a client-credentials token.
+    pub user_id: Option<i64>,
+}
+
+/// The database's side of an access token whose signature has been verified: `None`
+/// once it, its family or its grant has been revoked, or its client deleted.
+pub fn live_access_token(
+    conn: &mut DbConnection,
+    claims: &Claims,
+) -> diesel::QueryResult<Option<LiveAccessToken>> {
+    if oauth_revoked_access_tokens::contains(conn, &claims.jti)? {
+        return Ok(None);
+    }
+    let Some(client) = oauth_clients::find_by_client_id(conn, &claims.client_id)? else {
+        return Ok(None);
+    };
+    let user_id = match &claims.sid {
+        Some(family_id) => {
+            let Some((family, grant_revoked_at)) =
+                oauth_token_families::find_with_grant_state(conn, family_id)?
+            else {
+                return Ok(None);
+            };
+            if family.client_pk != client.id
+                || family.revoked_at.is_some()
+                || grant_revoked_at.is_some()
+            {
+                return Ok(None);
+            }
+            Some(family.user_id)
+        }
+        // Only a client-credentials token has no family; it acts for its client.
+        None if claims.sub == client_subject(&client.client_id) => None,
+        None => return Ok(None),
+    };
+    Ok(Some(LiveAccessToken { client, user_id }))
 }

@@ -4,15 +4,15 @@
 
 use std::sync::Arc;
 
-use crate::db::oauth_authorization_codes::{self, FamilyOf};
-use crate::db::{oauth_access_tokens, oauth_refresh_tokens, Database};
+use crate::db::{oauth_revoked_access_tokens, Database};
 use crate::events::Actor;
 
-use super::access_token;
+use super::access_token::{self, Claims};
 use super::client::Client;
 use super::client_auth;
 use super::error::OAuthError;
 use super::issue;
+use super::refresh_token;
 use super::token_request::PresentedClient;
 use super::{event, OAuthContext};
 
@@ -26,9 +26,9 @@ pub async fn revoke(
     ip: Option<String>,
     now: i64,
 ) -> (Result<(), OAuthError>, Option<Client>) {
-    // The `jti` of a JWT we signed (expired or not); garbage is simply unknown.
-    let jti = match access_token::kid_of(&token) {
-        Ok(_) => access_token_jti(&ctx, &token),
+    // The claims of a JWT we signed (expired or not); garbage is simply unknown.
+    let access_token = match access_token::kid_of(&token) {
+        Ok(_) => verified_claims(&ctx, &token),
         Err(_) => None,
     };
     let outcome = db
@@ -47,31 +47,23 @@ pub async fn revoke(
                 label: Some(format!("client {}", client.client_id)),
                 ip,
             };
-            if let Some(jti) = jti {
-                if let Some((row, _)) =
-                    oauth_access_tokens::find_by_jti_with_grant_state(tx.conn, &jti)?
+            if let Some(claims) = access_token {
+                if claims.client_id == client.client_id
+                    && oauth_revoked_access_tokens::insert(tx.conn, &claims.jti, claims.exp)?
                 {
-                    if row.client_pk == client.pk
-                        && oauth_access_tokens::revoke_by_jti(tx.conn, &jti, now)? > 0
-                    {
-                        tx.publish(event(
-                            &actor,
-                            now,
-                            "oauth.token_revoked",
-                            "access token revoked by its client".into(),
-                        ));
-                    }
+                    tx.publish(event(
+                        &actor,
+                        now,
+                        "oauth.token_revoked",
+                        "access token revoked by its client".into(),
+                    ));
                 }
                 return Ok((Ok(()), Some(client)));
             }
-            let hash = ctx.hasher.hash(&token);
-            if let Some(row) = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)? {
-                if row.client_pk == client.pk && row.revoked_at.is_none() {
-                    oauth_authorization_codes::lock_family(
-                        tx.conn,
-                        FamilyOf::Family(&row.family_id),
-                    )?;
-                    issue::revoke_family(tx.conn, &row.family_id, now)?;
+            if let Some(found) = refresh_token::lookup(tx.conn, &ctx.hasher, &token)? {
+                let family = &found.family;
+                if family.client_pk == client.pk && family.revoked_at.is_none() {
+                    issue::revoke_family(tx.conn, &family.family_id, now)?;
                     tx.publish(event(
                         &actor,
                         now,
@@ -89,9 +81,7 @@ pub async fn revoke(
     }
 }
 
-/// The `jti` of a token signed by one of our published keys, ignoring expiry.
-fn access_token_jti(ctx: &OAuthContext, token: &str) -> Option<String> {
-    access_token::verify(&ctx.keys, token, &ctx.issuer, i64::MIN)
-        .ok()
-        .map(|claims| claims.jti)
+/// The claims of a token signed by one of our published keys, ignoring expiry.
+fn verified_claims(ctx: &OAuthContext, token: &str) -> Option<Claims> {
+    access_token::verify(&ctx.keys, token, &ctx.issuer, i64::MIN).ok()
 }

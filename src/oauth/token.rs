@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use crate::crypto::time_ordered_id;
-use crate::db::oauth_authorization_codes::{self, FamilyOf};
-use crate::db::{oauth_grants, oauth_refresh_tokens, Database, Tx};
+use crate::db::{oauth_authorization_codes, oauth_grants, oauth_token_families, Database, Tx};
 use crate::events::Actor;
 
 use super::client::{
@@ -18,6 +17,7 @@ use super::error::OAuthError;
 use super::event;
 use super::issue::{self, Issued, Subject, TokenResponse};
 use super::pkce;
+use super::refresh_token;
 use super::scope::ScopeSet;
 use super::token_request::{GrantRequest, PresentedClient};
 use super::OAuthContext;
@@ -136,9 +136,9 @@ fn authorization_code(
     let Some(row) = oauth_authorization_codes::find_by_hash(tx.conn, &code_hash)? else {
         return Err(OAuthError::invalid_grant("the code is invalid"));
     };
-    oauth_authorization_codes::lock_family(tx.conn, FamilyOf::Code(row.id))?;
     let family_id = time_ordered_id(now);
-    // The claim comes first: exactly one of any number of racing requests wins it.
+    // The claim comes first: exactly one of any number of racing requests wins it (on
+    // PostgreSQL the losers wait for the row lock, then find the code used).
     if !oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, now)? {
         // Replay (R21): refuse, and revoke everything the first exchange issued (read
         // again: the row above may predate that exchange).
@@ -190,29 +190,14 @@ fn authorization_code(
             "the authorization has been revoked",
         ));
     }
-    let scope = ScopeSet::from_stored(&row.scope);
+    let refresh_token = issue::start_family(tx.conn, ctx, client, &row, &family_id, now)?;
     let subject = Subject {
         client,
         user_id: Some(row.user_id),
-        grant_id: Some(row.grant_id),
         family_id: Some(&family_id),
     };
-    let claims = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
-    let refresh_token = if client.issue_refresh_tokens {
-        Some(issue::refresh_token(
-            tx.conn,
-            ctx,
-            client,
-            row.user_id,
-            row.grant_id,
-            &family_id,
-            &scope,
-            now + ctx.settings.refresh_token_absolute_ttl_seconds,
-            now,
-        )?)
-    } else {
-        None
-    };
+    let scope = ScopeSet::from_stored(&row.scope);
+    let claims = issue::access_token(ctx, &subject, &scope, now);
     tx.publish(event(
         actor,
         now,
@@ -248,22 +233,43 @@ fn refresh(
             "this client is not issued refresh tokens".into(),
         ));
     }
-    let hash = ctx.hasher.hash(token);
-    let Some(row) = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)? else {
-        return Err(OAuthError::invalid_grant("the refresh token is invalid"));
-    };
-    oauth_authorization_codes::lock_family(tx.conn, FamilyOf::Family(&row.family_id))?;
-    if !oauth_refresh_tokens::claim(tx.conn, &hash, now)? {
-        // Read again under the lock: the row above may predate a concurrent use.
-        let row = oauth_refresh_tokens::find_by_hash(tx.conn, &hash)?
-            .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
-        if row.revoked_at.is_some() {
+    let found = refresh_token::lookup(tx.conn, &ctx.hasher, token)?
+        .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
+    let family = &found.family;
+    if family.client_pk != client.pk {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if family.revoked_at.is_some() {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token has been revoked",
+        ));
+    }
+    if found.is_current() {
+        if found.has_expired(now) {
+            return Err(OAuthError::invalid_grant("the refresh token has expired"));
+        }
+        if found.grant_revoked_at.is_some() {
             return Err(OAuthError::invalid_grant(
-                "the refresh token has been revoked",
+                "the authorization has been revoked",
             ));
         }
-        // Reuse of a rotated-out token (R26): the whole family goes.
-        issue::revoke_family(tx.conn, &row.family_id, now)?;
+    }
+    // The rotation decides: exactly one of any number of racing refreshes moves the
+    // family on (on PostgreSQL the losers wait for the row lock, then find it moved).
+    let rotated = found.is_current()
+        && oauth_token_families::rotate(
+            tx.conn,
+            family.id,
+            family.generation,
+            issue::idle_expiry(ctx, family.absolute_expires_at, now),
+            now,
+        )?;
+    if !rotated {
+        // Reuse of a rotated-out token (R26), or the loser of a race for the current
+        // one: the whole family goes.
+        issue::revoke_family(tx.conn, &family.family_id, now)?;
         tx.publish(event(
             actor,
             now,
@@ -277,21 +283,7 @@ fn refresh(
             "the refresh token was already used; the session has been revoked",
         )));
     }
-    if row.client_pk != client.pk {
-        return Err(OAuthError::invalid_grant(
-            "the refresh token was issued to another client",
-        ));
-    }
-    if row.absolute_expires_at <= now || row.idle_expires_at <= now {
-        return Err(OAuthError::invalid_grant("the refresh token has expired"));
-    }
-    let grant = oauth_grants::find(tx.conn, row.grant_id)?;
-    if grant.is_none_or(|g| g.revoked_at.is_some()) {
-        return Err(OAuthError::invalid_grant(
-            "the authorization has been revoked",
-        ));
-    }
-    let granted = ScopeSet::from_stored(&row.scope);
+    let granted = ScopeSet::from_stored(&family.scope);
     let scope = match requested_scope {
         Some(requested) if !requested.is_subset(&granted) => {
             return Err(OAuthError::InvalidScope(format!(
@@ -303,35 +295,26 @@ fn refresh(
     };
     let subject = Subject {
         client,
-        user_id: Some(row.user_id),
-        grant_id: Some(row.grant_id),
-        family_id: Some(&row.family_id),
+        user_id: Some(family.user_id),
+        family_id: Some(&family.family_id),
     };
-    let claims = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
+    let claims = issue::access_token(ctx, &subject, &scope, now);
     // The new refresh token keeps the original scope (RFC 6749 §6) and family.
-    let refresh_token = issue::refresh_token(
-        tx.conn,
-        ctx,
-        client,
-        row.user_id,
-        row.grant_id,
-        &row.family_id,
-        &granted,
-        row.absolute_expires_at,
-        now,
-    )?;
+    let refresh_token = family.refresh_salt.as_deref().map(|salt| {
+        refresh_token::mint(&ctx.hasher, &family.family_id, family.generation + 1, salt)
+    });
     tx.publish(event(
         actor,
         now,
         "oauth.token_refreshed",
         format!(
             "refresh token rotated for user {} scopes: {scope}",
-            row.user_id
+            family.user_id
         ),
     ));
     Ok(Ok(Issued {
         claims,
-        refresh_token: Some(refresh_token),
+        refresh_token,
         expires_in: ctx.settings.access_token_ttl_seconds,
     }))
 }
@@ -367,10 +350,9 @@ fn client_credentials(
     let subject = Subject {
         client,
         user_id: None,
-        grant_id: None,
         family_id: None,
     };
-    let claims = issue::access_token(tx.conn, ctx, &subject, &scope, now)?;
+    let claims = issue::access_token(ctx, &subject, &scope, now);
     tx.publish(event(
         actor,
         now,

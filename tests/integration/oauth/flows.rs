@@ -403,24 +403,31 @@ async fn rotated_keys_stay_published_until_their_tokens_expire() {
 }
 
 #[tokio::test]
-async fn the_cleanup_removes_expired_codes_and_tokens() {
+async fn the_cleanup_removes_expired_codes_sessions_and_revocations() {
     let app = TestApp::spawn().await;
     let (_, client) = business_with_spa(&app).await;
-    spa_tokens(&app, &client).await;
+    let tokens = spa_tokens(&app, &client).await;
+    post_form_endpoint(
+        &app,
+        "/o/revoke_token/",
+        &[
+            ("token", &tokens.access_token()),
+            ("client_id", &client.client_id),
+        ],
+        None,
+    )
+    .await;
     code_for(&app, &authorize_query(&client.client_id, &Pkce::new(), &[])).await;
     let nothing = cleanup::run_once(&app.state.db, app.state.oauth.clone(), app.clock_now())
         .await
         .expect("cleanup");
-    assert_eq!(
-        nothing.access_tokens + nothing.refresh_tokens + nothing.codes,
-        0
-    );
+    assert_eq!(nothing, cleanup::Removed::default());
     app.clock.advance(91 * 86400);
     let removed = cleanup::run_once(&app.state.db, app.state.oauth.clone(), app.clock_now())
         .await
         .expect("cleanup");
-    assert_eq!(removed.access_tokens, 1);
-    assert_eq!(removed.refresh_tokens, 1);
+    assert_eq!(removed.token_families, 1);
+    assert_eq!(removed.revoked_access_tokens, 1);
     assert_eq!(removed.codes, 2);
 }
 

@@ -105,6 +105,58 @@ async fn r26_refresh_tokens_rotate_and_reuse_revokes_the_family() {
 }
 
 #[tokio::test]
+async fn reuse_of_a_refresh_token_rotated_out_long_ago_still_revokes_the_family() {
+    let app = TestApp::spawn().await;
+    let (_, client) = business_with_spa(&app).await;
+    let first_rt = spa_tokens(&app, &client).await.refresh_token();
+    let mut latest = refresh(&app, &client.client_id, &first_rt).await;
+    for _ in 0..2 {
+        assert_eq!(latest.status, StatusCode::OK, "{}", latest.body);
+        latest = refresh(&app, &client.client_id, &latest.refresh_token()).await;
+    }
+    assert_eq!(
+        api_me(&app, &latest.access_token()).await.status(),
+        StatusCode::OK
+    );
+
+    let reuse = refresh(&app, &client.client_id, &first_rt).await;
+    assert_eq!(reuse.error(), "invalid_grant");
+    let after = refresh(&app, &client.client_id, &latest.refresh_token()).await;
+    assert_eq!(after.error(), "invalid_grant", "the family is revoked");
+    assert_eq!(
+        api_me(&app, &latest.access_token()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_forged_refresh_token_naming_a_real_family_is_refused_and_revokes_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, client) = business_with_spa(&app).await;
+    let tokens = spa_tokens(&app, &client).await;
+    let rt = tokens.refresh_token();
+    let (family_and_generation, _mac) = rt.rsplit_once('~').expect("mac");
+    // Whoever learns the family id (it is the access token's `sid`) can name any
+    // generation, but cannot produce its MAC.
+    for generation in ["0", "1", "2"] {
+        let (family, _) = family_and_generation.split_once('~').expect("generation");
+        let forged = format!("{family}~{generation}~{}", "0".repeat(64));
+        let answer = refresh(&app, &client.client_id, &forged).await;
+        assert_eq!(answer.error(), "invalid_grant");
+        assert_eq!(
+            answer.body["error_description"],
+            "the refresh token is invalid"
+        );
+    }
+    let real = refresh(&app, &client.client_id, &rt).await;
+    assert_eq!(real.status, StatusCode::OK, "{}", real.body);
+    assert_eq!(
+        api_me(&app, &real.access_token()).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn r27_refresh_tokens_are_bound_to_client_and_scope() {
     let app = TestApp::spawn().await;
     let (user, client) = business_with_spa(&app).await;

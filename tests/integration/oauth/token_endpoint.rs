@@ -129,7 +129,13 @@ async fn r33_credentials_are_unguessable_and_stored_only_as_hashes() {
     assert!(decoded_len(&code) >= 32);
     let tokens = exchange(&app, &client.client_id, &code, &pkce.verifier).await;
     let rt = tokens.refresh_token();
-    assert!(decoded_len(&rt) >= 32);
+    // `<family>~<generation>~<MAC>`: the MAC, 256 bits keyed by the server, is what
+    // cannot be guessed; the database keeps only the family's salt.
+    let mac = rt.rsplit('~').next().expect("mac");
+    assert!(
+        mac.len() >= 64 && mac.chars().all(|c| c.is_ascii_hexdigit()),
+        "{rt}"
+    );
     let jti = jwt_claims(&tokens.access_token())["jti"]
         .as_str()
         .expect("jti")
@@ -311,6 +317,7 @@ async fn r37_access_tokens_are_audience_restricted() {
             jti: claims["jti"].as_str().expect("jti").into(),
             iat: app.clock_now(),
             exp: app.clock_now() + 300,
+            sid: claims["sid"].as_str().map(str::to_owned),
         },
     )
     .expect("signed");
