@@ -9,8 +9,10 @@
 -- Refresh tokens issued before this migration cannot be converted (only their hashes
 -- were stored): their holders sign in again. Access tokens that were revoked before
 -- it stay revoked.
+-- A plain rowid key (no AUTOINCREMENT, whose bookkeeping row in sqlite_sequence
+-- would be rewritten on every insert): the id is never shown, only `family_id` is.
 CREATE TABLE oauth_token_families (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     family_id TEXT NOT NULL UNIQUE,
     -- Denormalised from the grant for the checks on every request; the grant's own
     -- cascades (from the client and the user) remove the family.
