@@ -2,7 +2,6 @@
 //! and scope set unless the client asks every time), the codes issued under it, and
 //! the "Authorized applications" list with revoke.
 
-use crate::crypto::random_token;
 use crate::db::oauth_authorization_codes::{self, NewOAuthAuthorizationCode};
 use crate::db::oauth_grants::{self, NewOAuthGrant, OAuthGrant};
 use crate::db::{oauth_clients, oauth_token_families, Database, DbConnection, DbError};
@@ -10,6 +9,7 @@ use crate::events::Actor;
 
 use super::authorize_request::{self, AuthorizeRequest, RedirectTarget};
 use super::client::Client;
+use super::code;
 use super::error::OAuthError;
 use super::params::Params;
 use super::scope::ScopeSet;
@@ -26,8 +26,8 @@ fn issue_code(
     request: &AuthorizeRequest,
     now: i64,
 ) -> Result<String, OAuthError> {
-    let code = random_token(32);
-    let code_hash = ctx.hasher.hash(&code);
+    let code = code::generate(now);
+    let code_hash = code::lookup_key(&ctx.hasher, &code);
     let scope = request.scope.to_string();
     oauth_authorization_codes::insert(
         conn,

@@ -14,6 +14,7 @@ pub mod cleanup;
 pub mod client;
 pub mod client_auth;
 pub mod clients;
+pub mod code;
 pub mod consent;
 pub mod error;
 pub mod introspection;

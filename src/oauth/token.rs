@@ -13,6 +13,7 @@ use super::client::{
     Client, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN,
 };
 use super::client_auth;
+use super::code;
 use super::error::OAuthError;
 use super::event;
 use super::issue::{self, Issued, Subject, TokenResponse};
@@ -132,7 +133,7 @@ fn authorization_code(
     if let Some(verifier) = code_verifier {
         pkce::validate_verifier(verifier)?;
     }
-    let code_hash = ctx.hasher.hash(code);
+    let code_hash = code::lookup_key(&ctx.hasher, code);
     let Some(row) = oauth_authorization_codes::find_by_hash(tx.conn, &code_hash)? else {
         return Err(OAuthError::invalid_grant("the code is invalid"));
     };

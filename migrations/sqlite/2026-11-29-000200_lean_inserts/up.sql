@@ -1,9 +1,11 @@
 -- The two tables written on every authorization and token request lose what each
 -- insert paid for without use: AUTOINCREMENT (a rewrite of the table's row in
 -- sqlite_sequence per insert; plain rowids only differ by possibly reusing the id of
--- a deleted newest row, and neither id is ever shown outside the database) and, for
--- the audit log, an index on the time, which no query reads (the log is read by id,
--- which follows the time).
+-- a deleted newest row, and neither id is ever shown outside the database); for the
+-- audit log, an index on the time, which no query reads (the log is read by id, which
+-- follows the time); for codes, the foreign keys to the client and the user, each a
+-- lookup per insert: the grant's key stays, and the grant goes with its client or
+-- user, taking its codes along (as token families do).
 DROP INDEX audit_events_by_time;
 CREATE TABLE audit_events_new (
     id INTEGER PRIMARY KEY,
@@ -22,8 +24,8 @@ ALTER TABLE audit_events_new RENAME TO audit_events;
 CREATE TABLE oauth_authorization_codes_new (
     id INTEGER PRIMARY KEY,
     code_hash TEXT NOT NULL UNIQUE,
-    client_pk BIGINT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
-    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    client_pk BIGINT NOT NULL,
+    user_id BIGINT NOT NULL,
     grant_id BIGINT NOT NULL REFERENCES oauth_grants (id) ON DELETE CASCADE,
     redirect_uri TEXT NOT NULL,
     redirect_uri_sent BOOLEAN NOT NULL,
