@@ -66,15 +66,7 @@ async fn concurrent_replay_reuse_and_revocation_of_one_family_never_fail_the_ser
                 0 => exchange(app, client_id, code, verifier).await,
                 1 => refresh(app, client_id, old_rt).await,
                 2 => refresh(app, client_id, current_rt).await,
-                _ => {
-                    post_form_endpoint(
-                        app,
-                        "/o/revoke_token/",
-                        &[("token", current_rt), ("client_id", client_id)],
-                        None,
-                    )
-                    .await
-                }
+                _ => revoke(app, client_id, current_rt).await,
             }
         });
     }
@@ -119,13 +111,7 @@ async fn two_instances_on_one_database_behave_as_one_server() {
     let access = tokens.access_token();
     let rt = tokens.refresh_token();
     assert_eq!(api_me(&second, &access).await.status(), StatusCode::OK);
-    let revoked = post_form_endpoint(
-        &first,
-        "/o/revoke_token/",
-        &[("token", &rt), ("client_id", &client.client_id)],
-        None,
-    )
-    .await;
+    let revoked = revoke(&first, &client.client_id, &rt).await;
     assert_eq!(revoked.status, StatusCode::OK);
     assert_eq!(
         api_me(&second, &access).await.status(),

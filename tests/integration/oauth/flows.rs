@@ -216,13 +216,7 @@ async fn revocation_stops_tokens_at_once_and_only_for_their_own_client() {
     let tokens = spa_tokens(&app, &client).await;
     let access = tokens.access_token();
 
-    let foreign = post_form_endpoint(
-        &app,
-        "/o/revoke_token/",
-        &[("token", &access), ("client_id", &other.client_id)],
-        None,
-    )
-    .await;
+    let foreign = revoke(&app, &other.client_id, &access).await;
     assert_eq!(
         foreign.status,
         StatusCode::OK,
@@ -254,16 +248,7 @@ async fn revocation_stops_tokens_at_once_and_only_for_their_own_client() {
     let rt = tokens.refresh_token();
     let fresh = refresh(&app, &client.client_id, &rt).await;
     assert_eq!(fresh.status, StatusCode::OK);
-    let revoked = post_form_endpoint(
-        &app,
-        "/o/revoke_token/",
-        &[
-            ("token", &fresh.refresh_token()),
-            ("client_id", &client.client_id),
-        ],
-        None,
-    )
-    .await;
+    let revoked = revoke(&app, &client.client_id, &fresh.refresh_token()).await;
     assert_eq!(revoked.status, StatusCode::OK);
     assert_eq!(
         api_me(&app, &fresh.access_token()).await.status(),
@@ -275,13 +260,7 @@ async fn revocation_stops_tokens_at_once_and_only_for_their_own_client() {
             .error(),
         "invalid_grant"
     );
-    let unknown = post_form_endpoint(
-        &app,
-        "/o/revoke_token/",
-        &[("token", "never-issued"), ("client_id", &client.client_id)],
-        None,
-    )
-    .await;
+    let unknown = revoke(&app, &client.client_id, "never-issued").await;
     assert_eq!(unknown.status, StatusCode::OK);
 }
 
@@ -407,16 +386,7 @@ async fn the_cleanup_removes_expired_codes_sessions_and_revocations() {
     let app = TestApp::spawn().await;
     let (_, client) = business_with_spa(&app).await;
     let tokens = spa_tokens(&app, &client).await;
-    post_form_endpoint(
-        &app,
-        "/o/revoke_token/",
-        &[
-            ("token", &tokens.access_token()),
-            ("client_id", &client.client_id),
-        ],
-        None,
-    )
-    .await;
+    revoke(&app, &client.client_id, &tokens.access_token()).await;
     code_for(&app, &authorize_query(&client.client_id, &Pkce::new(), &[])).await;
     let nothing = cleanup::run_once(&app.state.db, app.state.oauth.clone(), app.clock_now())
         .await
@@ -437,16 +407,7 @@ async fn issuance_and_revocation_are_in_the_audit_log_without_secrets() {
     let (_, client) = business_with_spa(&app).await;
     let tokens = spa_tokens(&app, &client).await;
     refresh(&app, &client.client_id, &tokens.refresh_token()).await;
-    post_form_endpoint(
-        &app,
-        "/o/revoke_token/",
-        &[
-            ("token", &tokens.access_token()),
-            ("client_id", &client.client_id),
-        ],
-        None,
-    )
-    .await;
+    revoke(&app, &client.client_id, &tokens.access_token()).await;
     let events = bridgekeeper::audit::recent(&app.state.db, None, 100)
         .await
         .expect("events");

@@ -249,6 +249,17 @@ pub async fn exchange(app: &TestApp, client_id: &str, code: &str, verifier: &str
     .await
 }
 
+/// POST /o/revoke_token/ as a public client (RFC 7009).
+pub async fn revoke(app: &TestApp, client_id: &str, token: &str) -> TokenAnswer {
+    post_form_endpoint(
+        app,
+        "/o/revoke_token/",
+        &[("token", token), ("client_id", client_id)],
+        None,
+    )
+    .await
+}
+
 pub async fn refresh(app: &TestApp, client_id: &str, refresh_token: &str) -> TokenAnswer {
     token(
         app,
