@@ -31,12 +31,7 @@ macro_rules! prepared_statement {
         #[derive(Debug, Clone, Copy)]
         $vis struct $name;
 
-        impl diesel::query_builder::QueryId for $name {
-            type QueryId = $name;
-            const HAS_STATIC_QUERY_ID: bool = true;
-        }
-
-        prepared_statement!(@walk $name, [], $sql);
+        prepared_statement!(@owned $name, $sql);
     };
     (
         $(#[$doc:meta])* $vis:vis struct $name:ident { $($field:ident: $ty:ty),+ $(,)? }
@@ -46,12 +41,7 @@ macro_rules! prepared_statement {
         #[derive(Debug, Clone, Copy)]
         $vis struct $name { $($field: $ty),+ }
 
-        impl diesel::query_builder::QueryId for $name {
-            type QueryId = $name;
-            const HAS_STATIC_QUERY_ID: bool = true;
-        }
-
-        prepared_statement!(@walk $name, [], $($sql $({$bind: $sql_type})?)+);
+        prepared_statement!(@owned $name, $($sql $({$bind: $sql_type})?)+);
     };
     (
         $(#[$doc:meta])* $vis:vis struct $name:ident<$lt:lifetime> { $($field:ident: $ty:ty),+ $(,)? }
@@ -67,6 +57,14 @@ macro_rules! prepared_statement {
         }
 
         prepared_statement!(@walk $name, ['_], $($sql $({$bind: $sql_type})?)+);
+    };
+    (@owned $name:ident, $($sql:literal $({$bind:ident: $sql_type:ident})?)+) => {
+        impl diesel::query_builder::QueryId for $name {
+            type QueryId = $name;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        prepared_statement!(@walk $name, [], $($sql $({$bind: $sql_type})?)+);
     };
     (@walk $name:ident, [$($lt:lifetime)?], $($sql:literal $({$bind:ident: $sql_type:ident})?)+) => {
         prepared_statement!(@backend diesel::sqlite::Sqlite, $name, [$($lt)?], $($sql $({$bind: $sql_type})?)+);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::db::{oauth_revoked_access_tokens, Database};
 use crate::events::Actor;
 
-use super::access_token::{self, Claims};
+use super::access_token;
 use super::client::Client;
 use super::client_auth;
 use super::error::OAuthError;
@@ -26,11 +26,9 @@ pub async fn revoke(
     ip: Option<String>,
     now: i64,
 ) -> (Result<(), OAuthError>, Option<Client>) {
-    // The claims of a JWT we signed (expired or not); garbage is simply unknown.
-    let access_token = match access_token::kid_of(&token) {
-        Ok(_) => verified_claims(&ctx, &token),
-        Err(_) => None,
-    };
+    // The claims of a JWT signed by one of our published keys, expired or not;
+    // anything else is perhaps a refresh token.
+    let access_token = access_token::verify(&ctx.keys, &token, &ctx.issuer, i64::MIN).ok();
     let outcome = db
         .write(move |tx| {
             let client = match client_auth::authenticate(tx.conn, &ctx, &presented, now)? {
@@ -79,9 +77,4 @@ pub async fn revoke(
         Ok(answer) => answer,
         Err(e) => (Err(e), None),
     }
-}
-
-/// The claims of a token signed by one of our published keys, ignoring expiry.
-fn verified_claims(ctx: &OAuthContext, token: &str) -> Option<Claims> {
-    access_token::verify(&ctx.keys, token, &ctx.issuer, i64::MIN).ok()
 }
