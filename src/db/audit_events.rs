@@ -15,20 +15,23 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = audit_events)]
-pub struct NewAuditEvent<'a> {
-    pub occurred_at: i64,
-    pub actor_user_id: Option<i64>,
-    pub actor_label: Option<&'a str>,
-    pub ip: Option<&'a str>,
-    pub action: &'a str,
-    pub detail: &'a str,
-}
+prepared_statement!(
+    /// One audit line (every issuance writes one, so it is a fixed statement).
+    pub struct NewAuditEvent<'a> {
+        pub occurred_at: i64,
+        pub actor_user_id: Option<i64>,
+        pub actor_label: Option<&'a str>,
+        pub ip: Option<&'a str>,
+        pub action: &'a str,
+        pub detail: &'a str,
+    } = "INSERT INTO audit_events (occurred_at, actor_user_id, actor_label, ip, action, detail) VALUES ("
+        {occurred_at: BigInt} ", " {actor_user_id: Nullable<BigInt>} ", "
+        {actor_label: Nullable<Text>} ", " {ip: Nullable<Text>} ", "
+        {action: Text} ", " {detail: Text} ")";
+);
 
 pub fn insert(conn: &mut DbConnection, new: &NewAuditEvent<'_>) -> QueryResult<()> {
-    let insert = diesel::insert_into(audit_events::table).values(new);
-    on_each_backend!(conn, |c| insert.execute(c))?;
+    on_each_backend!(conn, |c| new.execute(c))?;
     Ok(())
 }
 

@@ -21,10 +21,13 @@ macro_rules! on_each_backend {
 }
 
 /// Declares a statement written out as SQL text, with `{field: SqlType}` where a field
-/// is bound, so that each connection prepares it once: it is its own type, hence its own
-/// entry in diesel's statement cache (an `UPDATE` built with diesel's DSL, or
-/// `batch_execute`, is prepared anew on every call). Implemented for the two concrete
-/// backends [`on_each_backend!`] runs queries on.
+/// is bound (any of `diesel::sql_types`, `Nullable<Text>` included), so that each
+/// connection prepares it once: it is its own type, hence its own entry in diesel's
+/// statement cache (an `UPDATE` built with diesel's DSL, an `INSERT` of a struct, or
+/// `batch_execute`, renders its SQL anew on every call to find its cache entry).
+/// Implemented for the two concrete backends [`on_each_backend!`] runs queries on.
+/// `execute` runs it; a statement with `RETURNING` (or a `SELECT`) is read with
+/// `get_result`/`load` into a `QueryableByName` row.
 macro_rules! prepared_statement {
     ($(#[$doc:meta])* $vis:vis struct $name:ident = $sql:literal;) => {
         $(#[$doc])*
@@ -34,22 +37,22 @@ macro_rules! prepared_statement {
         prepared_statement!(@owned $name, $sql);
     };
     (
-        $(#[$doc:meta])* $vis:vis struct $name:ident { $($field:ident: $ty:ty),+ $(,)? }
-        = $($sql:literal $({$bind:ident: $sql_type:ident})?)+;
+        $(#[$doc:meta])* $vis:vis struct $name:ident { $($field_vis:vis $field:ident: $ty:ty),+ $(,)? }
+        = $($sql:literal $({$bind:ident: $sql_type:ty})?)+;
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
-        $vis struct $name { $($field: $ty),+ }
+        $vis struct $name { $($field_vis $field: $ty),+ }
 
         prepared_statement!(@owned $name, $($sql $({$bind: $sql_type})?)+);
     };
     (
-        $(#[$doc:meta])* $vis:vis struct $name:ident<$lt:lifetime> { $($field:ident: $ty:ty),+ $(,)? }
-        = $($sql:literal $({$bind:ident: $sql_type:ident})?)+;
+        $(#[$doc:meta])* $vis:vis struct $name:ident<$lt:lifetime> { $($field_vis:vis $field:ident: $ty:ty),+ $(,)? }
+        = $($sql:literal $({$bind:ident: $sql_type:ty})?)+;
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
-        $vis struct $name<$lt> { $($field: $ty),+ }
+        $vis struct $name<$lt> { $($field_vis $field: $ty),+ }
 
         impl diesel::query_builder::QueryId for $name<'_> {
             type QueryId = $name<'static>;
@@ -58,7 +61,7 @@ macro_rules! prepared_statement {
 
         prepared_statement!(@walk $name, ['_], $($sql $({$bind: $sql_type})?)+);
     };
-    (@owned $name:ident, $($sql:literal $({$bind:ident: $sql_type:ident})?)+) => {
+    (@owned $name:ident, $($sql:literal $({$bind:ident: $sql_type:ty})?)+) => {
         impl diesel::query_builder::QueryId for $name {
             type QueryId = $name;
             const HAS_STATIC_QUERY_ID: bool = true;
@@ -66,21 +69,27 @@ macro_rules! prepared_statement {
 
         prepared_statement!(@walk $name, [], $($sql $({$bind: $sql_type})?)+);
     };
-    (@walk $name:ident, [$($lt:lifetime)?], $($sql:literal $({$bind:ident: $sql_type:ident})?)+) => {
+    (@walk $name:ident, [$($lt:lifetime)?], $($sql:literal $({$bind:ident: $sql_type:ty})?)+) => {
         prepared_statement!(@backend diesel::sqlite::Sqlite, $name, [$($lt)?], $($sql $({$bind: $sql_type})?)+);
         prepared_statement!(@backend diesel::pg::Pg, $name, [$($lt)?], $($sql $({$bind: $sql_type})?)+);
 
         impl<Conn> diesel::RunQueryDsl<Conn> for $name<$($lt)?> {}
+
+        impl diesel::query_builder::Query for $name<$($lt)?> {
+            type SqlType = diesel::sql_types::Untyped;
+        }
     };
-    (@backend $db:ty, $name:ident, [$($lt:lifetime)?], $($sql:literal $({$bind:ident: $sql_type:ident})?)+) => {
+    (@backend $db:ty, $name:ident, [$($lt:lifetime)?], $($sql:literal $({$bind:ident: $sql_type:ty})?)+) => {
         impl diesel::query_builder::QueryFragment<$db> for $name<$($lt)?> {
             fn walk_ast<'b>(
                 &'b self,
                 mut out: diesel::query_builder::AstPass<'_, 'b, $db>,
             ) -> diesel::QueryResult<()> {
+                #[allow(unused_imports)]
+                use diesel::sql_types::*;
                 $(
                     out.push_sql($sql);
-                    $(out.push_bind_param::<diesel::sql_types::$sql_type, _>(&self.$bind)?;)?
+                    $(out.push_bind_param::<$sql_type, _>(&self.$bind)?;)?
                 )+
                 Ok(())
             }

@@ -21,25 +21,29 @@ pub struct OAuthAuthorizationCode {
     pub family_id: Option<String>,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = codes)]
-pub struct NewOAuthAuthorizationCode<'a> {
-    pub code_hash: &'a str,
-    pub client_pk: i64,
-    pub user_id: i64,
-    pub grant_id: i64,
-    pub redirect_uri: &'a str,
-    pub redirect_uri_sent: bool,
-    pub code_challenge: &'a str,
-    pub scope: &'a str,
-    pub issued_at: i64,
-    pub expires_at: i64,
-}
+prepared_statement!(
+    /// A new code (it runs on every authorization).
+    pub struct NewOAuthAuthorizationCode<'a> {
+        pub code_hash: &'a str,
+        pub client_pk: i64,
+        pub user_id: i64,
+        pub grant_id: i64,
+        pub redirect_uri: &'a str,
+        pub redirect_uri_sent: bool,
+        pub code_challenge: &'a str,
+        pub scope: &'a str,
+        pub issued_at: i64,
+        pub expires_at: i64,
+    } = "INSERT INTO oauth_authorization_codes (code_hash, client_pk, user_id, grant_id, \
+         redirect_uri, redirect_uri_sent, code_challenge, scope, issued_at, expires_at) VALUES ("
+        {code_hash: Text} ", " {client_pk: BigInt} ", " {user_id: BigInt} ", "
+        {grant_id: BigInt} ", " {redirect_uri: Text} ", " {redirect_uri_sent: Bool} ", "
+        {code_challenge: Text} ", " {scope: Text} ", " {issued_at: BigInt} ", "
+        {expires_at: BigInt} ")";
+);
 
 pub fn insert(conn: &mut DbConnection, new: &NewOAuthAuthorizationCode<'_>) -> QueryResult<()> {
-    on_each_backend!(conn, |c| diesel::insert_into(codes::table)
-        .values(new)
-        .execute(c))?;
+    on_each_backend!(conn, |c| new.execute(c))?;
     Ok(())
 }
 
@@ -54,20 +58,37 @@ pub fn find_by_hash(
         .optional())
 }
 
-/// Marks the code used, atomically: true for exactly one caller, however many race.
+/// What redeeming a code needs of it, read as it is claimed.
+#[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = codes)]
+pub struct ClaimedCode {
+    pub client_pk: i64,
+    pub user_id: i64,
+    pub grant_id: i64,
+    pub redirect_uri: String,
+    pub redirect_uri_sent: bool,
+    pub code_challenge: String,
+    pub scope: String,
+    pub expires_at: i64,
+    /// Its grant exists and has not been revoked.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub grant_in_force: bool,
+}
+
+/// Marks the code used by `family_id`, atomically, and returns it: `Some` for exactly
+/// one caller however many race, `None` when the code is unknown or was used before.
 pub fn claim(
     conn: &mut DbConnection,
     code_hash: &str,
     family_id: &str,
     now: i64,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<ClaimedCode>> {
     let claim = Claim {
         code_hash,
         family_id,
         now,
     };
-    let updated = on_each_backend!(conn, |c| claim.execute(c))?;
-    Ok(updated == 1)
+    on_each_backend!(conn, |c| claim.get_result(c).optional())
 }
 
 /// Unused codes past expiry, and used ones once nothing they issued can still live.
@@ -88,10 +109,15 @@ pub fn delete_expired(
 }
 
 prepared_statement!(
-    /// Marks a code used (it runs on every code exchange).
+    /// Claims a code and reads it and its grant's state in one statement (it runs on
+    /// every code exchange).
     struct Claim<'a> { code_hash: &'a str, family_id: &'a str, now: i64 }
     = "UPDATE oauth_authorization_codes SET used_at = " {now: BigInt}
       ", family_id = " {family_id: Text}
       " WHERE code_hash = " {code_hash: Text}
-      " AND used_at IS NULL";
+      " AND used_at IS NULL \
+      RETURNING client_pk, user_id, grant_id, redirect_uri, redirect_uri_sent, \
+      code_challenge, scope, expires_at, EXISTS (SELECT 1 FROM oauth_grants \
+      WHERE oauth_grants.id = oauth_authorization_codes.grant_id \
+      AND oauth_grants.revoked_at IS NULL) AS grant_in_force";
 );

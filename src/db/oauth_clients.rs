@@ -1,6 +1,8 @@
 use diesel::prelude::*;
 
-use super::schema::oauth_clients;
+use super::oauth_grants::OAuthGrant;
+use super::schema::{oauth_clients, oauth_grants, users};
+use super::users::User;
 use super::DbConnection;
 
 /// A registered OAuth client. List columns are stored space-separated.
@@ -53,6 +55,33 @@ pub fn find_by_client_id(
     on_each_backend!(conn, |c| oauth_clients::table
         .filter(oauth_clients::client_id.eq(client_id))
         .select(OAuthClient::as_select())
+        .first(c)
+        .optional())
+}
+
+/// What an authorization request needs, in one query: the client, the logged-in user
+/// (`None` when nobody is, or the user is gone) and that user's unrevoked grant to the
+/// client. `None` when no client has this `client_id`.
+pub fn find_for_authorization(
+    conn: &mut DbConnection,
+    client_id: &str,
+    user_id: Option<i64>,
+) -> QueryResult<Option<(OAuthClient, Option<User>, Option<OAuthGrant>)>> {
+    on_each_backend!(conn, |c| oauth_clients::table
+        .left_join(users::table.on(users::id.nullable().eq(user_id)))
+        .left_join(
+            oauth_grants::table.on(oauth_grants::client_pk
+                .eq(oauth_clients::id)
+                .and(oauth_grants::user_id.nullable().eq(user_id))
+                .and(oauth_grants::revoked_at.is_null())),
+        )
+        .filter(oauth_clients::client_id.eq(client_id))
+        .order(oauth_grants::id.desc())
+        .select((
+            OAuthClient::as_select(),
+            Option::<User>::as_select(),
+            Option::<OAuthGrant>::as_select(),
+        ))
         .first(c)
         .optional())
 }

@@ -22,25 +22,29 @@ pub struct OAuthTokenFamily {
     pub revoked_at: Option<i64>,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = families)]
-pub struct NewOAuthTokenFamily<'a> {
-    pub family_id: &'a str,
-    pub client_pk: i64,
-    pub user_id: i64,
-    pub grant_id: i64,
-    pub scope: &'a str,
-    pub refresh_salt: Option<&'a str>,
-    pub generation: i64,
-    pub rotated_at: i64,
-    pub idle_expires_at: i64,
-    pub absolute_expires_at: i64,
-}
+prepared_statement!(
+    /// A new family (it runs on every code exchange).
+    pub struct NewOAuthTokenFamily<'a> {
+        pub family_id: &'a str,
+        pub client_pk: i64,
+        pub user_id: i64,
+        pub grant_id: i64,
+        pub scope: &'a str,
+        pub refresh_salt: Option<&'a str>,
+        pub generation: i64,
+        pub rotated_at: i64,
+        pub idle_expires_at: i64,
+        pub absolute_expires_at: i64,
+    } = "INSERT INTO oauth_token_families (family_id, client_pk, user_id, grant_id, scope, \
+         refresh_salt, generation, rotated_at, idle_expires_at, absolute_expires_at) VALUES ("
+        {family_id: Text} ", " {client_pk: BigInt} ", " {user_id: BigInt} ", "
+        {grant_id: BigInt} ", " {scope: Text} ", " {refresh_salt: Nullable<Text>} ", "
+        {generation: BigInt} ", " {rotated_at: BigInt} ", " {idle_expires_at: BigInt} ", "
+        {absolute_expires_at: BigInt} ")";
+);
 
 pub fn insert(conn: &mut DbConnection, new: &NewOAuthTokenFamily<'_>) -> QueryResult<()> {
-    on_each_backend!(conn, |c| diesel::insert_into(families::table)
-        .values(new)
-        .execute(c))?;
+    on_each_backend!(conn, |c| new.execute(c))?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 
 use crate::db::oauth_authorization_codes::{self, NewOAuthAuthorizationCode};
 use crate::db::oauth_grants::{self, NewOAuthGrant, OAuthGrant};
+use crate::db::users::User;
 use crate::db::{oauth_clients, oauth_token_families, Database, DbConnection, DbError};
 use crate::events::Actor;
 
@@ -52,7 +53,8 @@ fn issue_code(
 pub enum AuthorizeOutcome {
     /// Client or redirect URI is bad: an error page, never a redirect (R4).
     ErrorPage(String),
-    /// Client and redirect URI are fine; the user must log in first (R5).
+    /// Client and redirect URI are fine; the user must log in first (R5). Also when
+    /// the session names a user who no longer exists.
     LoginRequired,
     /// Anything else wrong: redirect the error to the trusted URI.
     ErrorRedirect {
@@ -68,16 +70,20 @@ pub enum AuthorizeOutcome {
     AskConsent {
         client: Box<Client>,
         request: AuthorizeRequest,
+        user: Box<User>,
     },
 }
 
 /// Checks the request in the RFC's order and, when the user already consented to this
 /// client and these scopes (and the client does not ask every time), issues the code.
+/// `session_user` is the user id the browser session names; client, user and grant
+/// are read together.
 pub async fn authorize(
     db: &Database,
     ctx: std::sync::Arc<OAuthContext>,
     params: Params,
-    user: Option<(i64, Actor)>,
+    session_user: Option<i64>,
+    ip: Option<String>,
     now: i64,
 ) -> Result<AuthorizeOutcome, OAuthError> {
     db.write(move |tx| {
@@ -85,7 +91,9 @@ pub async fn authorize(
             Ok(id) => id,
             Err(message) => return Ok(AuthorizeOutcome::ErrorPage(message)),
         };
-        let Some(row) = oauth_clients::find_by_client_id(tx.conn, &client_id)? else {
+        let Some((row, user, grant)) =
+            oauth_clients::find_for_authorization(tx.conn, &client_id, session_user)?
+        else {
             return Ok(AuthorizeOutcome::ErrorPage(
                 "This application is not registered here (unknown client_id). Tell the application's developer.".into(),
             ));
@@ -95,14 +103,14 @@ pub async fn authorize(
             Ok(target) => target,
             Err(message) => return Ok(AuthorizeOutcome::ErrorPage(message)),
         };
-        let Some((user_id, actor)) = user else {
+        let Some(user) = user else {
             return Ok(AuthorizeOutcome::LoginRequired);
         };
         let request = match authorize_request::validate(&params, &client, target.clone()) {
             Ok(request) => request,
             Err(error) => return Ok(AuthorizeOutcome::ErrorRedirect { target, error }),
         };
-        let remembered = match oauth_grants::find_active(tx.conn, client.pk, user_id)? {
+        let remembered = match grant {
             Some(grant) if !client.always_ask_consent => request
                 .scope
                 .is_subset(&ScopeSet::from_stored(&grant.scope))
@@ -113,9 +121,11 @@ pub async fn authorize(
             return Ok(AuthorizeOutcome::AskConsent {
                 client: Box::new(client),
                 request,
+                user: Box::new(user),
             });
         };
-        let code = issue_code(tx.conn, &ctx, &client, user_id, grant_id, &request, now)?;
+        let code = issue_code(tx.conn, &ctx, &client, user.id, grant_id, &request, now)?;
+        let actor = Actor::user(user.id, &user.email, ip);
         tx.publish(code_event(&actor, now, &client, &request, "remembered consent"));
         Ok(AuthorizeOutcome::Code { request, code })
     })

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::crypto::{random_token, time_ordered_id};
-use crate::db::oauth_authorization_codes::OAuthAuthorizationCode;
+use crate::db::oauth_authorization_codes::ClaimedCode;
 use crate::db::oauth_token_families::{self, NewOAuthTokenFamily};
 use crate::db::DbConnection;
 
@@ -99,7 +99,7 @@ pub fn start_family(
     conn: &mut DbConnection,
     ctx: &OAuthContext,
     client: &Client,
-    code: &OAuthAuthorizationCode,
+    code: &ClaimedCode,
     family_id: &str,
     now: i64,
 ) -> Result<Option<String>, OAuthError> {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::crypto::time_ordered_id;
-use crate::db::{oauth_authorization_codes, oauth_grants, oauth_token_families, Database, Tx};
+use crate::db::{oauth_authorization_codes, oauth_token_families, Database, Tx};
 use crate::events::Actor;
 
 use super::client::{
@@ -134,18 +134,15 @@ fn authorization_code(
         pkce::validate_verifier(verifier)?;
     }
     let code_hash = code::lookup_key(&ctx.hasher, code);
-    let Some(row) = oauth_authorization_codes::find_by_hash(tx.conn, &code_hash)? else {
-        return Err(OAuthError::invalid_grant("the code is invalid"));
-    };
     let family_id = time_ordered_id(now);
     // The claim comes first: exactly one of any number of racing requests wins it (on
     // PostgreSQL the losers wait for the row lock, then find the code used).
-    if !oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, now)? {
-        // Replay (R21): refuse, and revoke everything the first exchange issued (read
-        // again: the row above may predate that exchange).
-        let first_family = oauth_authorization_codes::find_by_hash(tx.conn, &code_hash)?
-            .and_then(|used| used.family_id);
-        if let Some(first_family) = &first_family {
+    let Some(row) = oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, now)? else {
+        let Some(used) = oauth_authorization_codes::find_by_hash(tx.conn, &code_hash)? else {
+            return Err(OAuthError::invalid_grant("the code is invalid"));
+        };
+        // Replay (R21): refuse, and revoke everything the first exchange issued.
+        if let Some(first_family) = &used.family_id {
             issue::revoke_family(tx.conn, first_family, now)?;
         }
         tx.publish(event(
@@ -160,7 +157,7 @@ fn authorization_code(
         return Ok(Err(OAuthError::invalid_grant(
             "the code was already used; tokens issued from it have been revoked",
         )));
-    }
+    };
     // Anything wrong from here rolls the claim back: the rightful client can still
     // redeem the code.
     if row.client_pk != client.pk {
@@ -185,8 +182,7 @@ fn authorization_code(
         _ => {}
     }
     pkce::verify(&row.code_challenge, code_verifier)?;
-    let grant = oauth_grants::find(tx.conn, row.grant_id)?;
-    if grant.is_none_or(|g| g.revoked_at.is_some()) {
+    if !row.grant_in_force {
         return Err(OAuthError::invalid_grant(
             "the authorization has been revoked",
         ));

@@ -107,6 +107,24 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
         .ok_or_else(|| PageError::internal("application state missing"))
 }
 
+/// The user the session says is logged in, unless that login is older than the
+/// session lifetime (then the session ends). Whether the user still exists is for the
+/// caller to check: [`CurrentUser`] does, and so does the authorization endpoint, in
+/// the query that reads the client.
+pub fn logged_in_user_id(session: &Session, state: &AppState) -> Option<i64> {
+    let user_id = session.get::<i64>(USER_ID).ok().flatten()?;
+    let authenticated_at = session
+        .get::<i64>(AUTHENTICATED_AT)
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    if state.now() - authenticated_at > state.settings.session_ttl_seconds {
+        session.purge();
+        return None;
+    }
+    Some(user_id)
+}
+
 /// The logged-in user. Requests without a valid session are sent to the login page,
 /// which brings them back afterwards.
 pub struct CurrentUser(pub User);
@@ -125,20 +143,7 @@ impl FromRequest for CurrentUser {
         Box::pin(async move {
             let state = state?;
             let login_required = || PageError::LoginRequired { next: next.clone() };
-            let user_id = session
-                .get::<i64>(USER_ID)
-                .ok()
-                .flatten()
-                .ok_or_else(login_required)?;
-            let authenticated_at = session
-                .get::<i64>(AUTHENTICATED_AT)
-                .ok()
-                .flatten()
-                .unwrap_or(0);
-            if state.now() - authenticated_at > state.settings.session_ttl_seconds {
-                session.purge();
-                return Err(login_required());
-            }
+            let user_id = logged_in_user_id(&session, &state).ok_or_else(login_required)?;
             match accounts::find_user(&state.db, user_id).await? {
                 Some(user) => Ok(CurrentUser(user)),
                 None => {

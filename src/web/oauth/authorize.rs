@@ -3,7 +3,7 @@
 //! user must be logged in (R5); only then are other errors redirected to the client,
 //! always with `state` and `iss` (R11, R12).
 
-use crate::web::session::{user_actor, CurrentUser, VerifiedForm};
+use crate::web::session::{client_ip, logged_in_user_id, user_actor, CurrentUser, VerifiedForm};
 use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -101,20 +101,29 @@ pub async fn authorize_get(
     state: web::Data<AppState>,
     req: HttpRequest,
     session: Session,
-    user: Option<CurrentUser>,
 ) -> Result<HttpResponse, PageError> {
     let params = Params::parse(req.query_string().as_bytes())
         .map_err(|e| PageError::BadRequest(e.description()))?;
     let state_param = authorize_request::state(&params);
-    let who = user
-        .as_ref()
-        .map(|CurrentUser(user)| (user.id, user_actor(user, &req, &state)));
-    let outcome = consent::authorize(&state.db, state.oauth.clone(), params, who, state.now())
-        .await
-        .map_err(PageError::internal)?;
-    let (client, request) = match outcome {
+    let session_user = logged_in_user_id(&session, &state);
+    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+    let outcome = consent::authorize(
+        &state.db,
+        state.oauth.clone(),
+        params,
+        session_user,
+        ip,
+        state.now(),
+    )
+    .await
+    .map_err(PageError::internal)?;
+    let (client, request, user) = match outcome {
         AuthorizeOutcome::ErrorPage(message) => return Err(PageError::BadRequest(message)),
         AuthorizeOutcome::LoginRequired => {
+            if session_user.is_some() {
+                // The session names a user who no longer exists.
+                session.purge();
+            }
             let next = req
                 .uri()
                 .path_and_query()
@@ -136,10 +145,11 @@ pub async fn authorize_get(
         AuthorizeOutcome::Code { request, code } => {
             return Ok(code_redirect(&state, &request, &code, false))
         }
-        AuthorizeOutcome::AskConsent { client, request } => (client, request),
-    };
-    let Some(CurrentUser(user)) = user else {
-        return Err(PageError::internal("consent without a user"));
+        AuthorizeOutcome::AskConsent {
+            client,
+            request,
+            user,
+        } => (client, request, user),
     };
     let mut fields = vec![
         ("response_type", "code".to_owned()),
@@ -159,7 +169,7 @@ pub async fn authorize_get(
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
     let page = ConsentPage {
-        layout: Layout::new(&state, &session, Some(user), "")?,
+        layout: Layout::new(&state, &session, Some(*user), "")?,
         client_name: client.name.clone(),
         client_id: client.client_id.clone(),
         scopes: request
