@@ -378,3 +378,53 @@ async fn r12_iss_is_in_every_authorization_response() {
     );
     assert_eq!(metadata["issuer"], issuer);
 }
+
+/// The login page, sent back to `path` afterwards.
+fn assert_login_required(response: &reqwest::Response, path: &str) {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let to = location(response);
+    assert!(to.starts_with("/login?next="), "lands on login: {to}");
+    assert!(to.contains(&enc(path)), "comes back to the request: {to}");
+}
+
+#[tokio::test]
+async fn an_authorization_request_from_an_expired_login_asks_for_login_again() {
+    let app = TestApp::spawn().await;
+    let (_, client) = business_with_spa(&app).await;
+    let path = authorize_path(&authorize_query(&client.client_id, &Pkce::new(), &[]));
+    app.clock
+        .advance(app.state.settings.session_ttl_seconds + 1);
+    assert_login_required(&app.get(&path).await, &path);
+}
+
+#[tokio::test]
+async fn an_authorization_request_from_the_session_of_a_deleted_user_asks_for_login() {
+    let app = TestApp::spawn().await;
+    let (_, client) = business_with_spa(&app).await;
+    // Someone else, logged in on the app's browser, whose account then disappears.
+    let visitor = app.create_account("visitor@elsewhere.test", false).await;
+    app.log_in("visitor@elsewhere.test", PASSWORD).await;
+    let visitor_id = visitor.id;
+    app.state
+        .db
+        .write(move |tx| {
+            diesel::connection::SimpleConnection::batch_execute(
+                tx.conn,
+                &format!("DELETE FROM users WHERE id = {visitor_id}"),
+            )
+            .map_err(bridgekeeper::db::DbError::from)
+        })
+        .await
+        .expect("delete the user");
+    let path = authorize_path(&authorize_query(&client.client_id, &Pkce::new(), &[]));
+    let response = app.get(&path).await;
+    let ended: Vec<&str> = response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("bk_session=") && v.contains("Max-Age=0"))
+        .collect();
+    assert_eq!(ended.len(), 1, "the session is ended");
+    assert_login_required(&response, &path);
+}
