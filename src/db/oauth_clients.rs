@@ -59,6 +59,9 @@ pub fn find_by_client_id(
         .optional())
 }
 
+/// A client, the logged-in user (if any) and that user's grant to the client (if any).
+pub type ClientUserGrant = (OAuthClient, Option<User>, Option<OAuthGrant>);
+
 /// What an authorization request needs, in one query: the client, the logged-in user
 /// (`None` when nobody is, or the user is gone) and that user's unrevoked grant to the
 /// client. `None` when no client has this `client_id`.
@@ -66,7 +69,7 @@ pub fn find_for_authorization(
     conn: &mut DbConnection,
     client_id: &str,
     user_id: Option<i64>,
-) -> QueryResult<Option<(OAuthClient, Option<User>, Option<OAuthGrant>)>> {
+) -> QueryResult<Option<ClientUserGrant>> {
     on_each_backend!(conn, |c| oauth_clients::table
         .left_join(users::table.on(users::id.nullable().eq(user_id)))
         .left_join(
