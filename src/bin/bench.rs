@@ -480,6 +480,7 @@ impl Fixture {
             &fixture.seed.spa_client_id,
         )
         .await?
+        .tokens
         .access_token;
         let response = reqwest::Client::new()
             .post(format!("{base_url}/api/customers/"))
@@ -667,6 +668,22 @@ struct Worker {
     http: reqwest::Client,
     refresh_token: Option<String>,
     access_token: Option<String>,
+    /// Each PKCE flow's two requests, timed apart (ms).
+    flow_requests: FlowRequests,
+}
+
+/// The latencies of a PKCE flow's authorization request and token exchange.
+#[derive(Default)]
+struct FlowRequests {
+    authorization_ms: Vec<f64>,
+    exchange_ms: Vec<f64>,
+}
+
+impl FlowRequests {
+    fn append(&mut self, other: &mut FlowRequests) {
+        self.authorization_ms.append(&mut other.authorization_ms);
+        self.exchange_ms.append(&mut other.exchange_ms);
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -789,14 +806,19 @@ impl Worker {
         format!("{}/o/token/", self.base_url)
     }
 
-    async fn pkce_flow(&self) -> Result<Tokens, String> {
-        pkce_flow(
+    async fn pkce_flow(&mut self) -> Result<Tokens, String> {
+        let flow = pkce_flow(
             &self.http,
             &self.fixture.session,
             &self.base_url,
             &self.fixture.seed.spa_client_id,
         )
-        .await
+        .await?;
+        self.flow_requests
+            .authorization_ms
+            .push(flow.authorization_ms);
+        self.flow_requests.exchange_ms.push(flow.exchange_ms);
+        Ok(flow.tokens)
     }
 
     async fn client_credentials(&self) -> Result<Tokens, String> {
@@ -816,6 +838,13 @@ impl Worker {
     }
 }
 
+/// The tokens of a PKCE flow and how long each of its requests took.
+struct Flow {
+    tokens: Tokens,
+    authorization_ms: f64,
+    exchange_ms: f64,
+}
+
 /// Authorization request with the logged-in session (consent remembered), then the code
 /// exchange: two requests.
 async fn pkce_flow(
@@ -823,8 +852,9 @@ async fn pkce_flow(
     session: &reqwest::Client,
     base_url: &str,
     client_id: &str,
-) -> Result<Tokens, String> {
+) -> Result<Flow, String> {
     let (verifier, challenge) = pkce_pair();
+    let started = Instant::now();
     let response = session
         .get(authorize_url(base_url, client_id, &challenge))
         .send()
@@ -835,14 +865,21 @@ async fn pkce_flow(
         .find(|(k, _)| k == "code")
         .map(|(_, v)| v.into_owned())
         .ok_or("no code in the authorization response")?;
-    token_response(http.post(format!("{base_url}/o/token/")).form(&[
+    let authorization_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    let tokens = token_response(http.post(format!("{base_url}/o/token/")).form(&[
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
         ("redirect_uri", REDIRECT_URI),
         ("client_id", client_id),
         ("code_verifier", verifier.as_str()),
     ]))
-    .await
+    .await?;
+    Ok(Flow {
+        tokens,
+        authorization_ms,
+        exchange_ms: started.elapsed().as_secs_f64() * 1000.0,
+    })
 }
 
 async fn token_response(request: reqwest::RequestBuilder) -> Result<Tokens, String> {
@@ -876,6 +913,9 @@ struct Measurement {
     seconds: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// For the PKCE flow: p50 and p99 of the authorization request and of the token
+    /// exchange.
+    flow_requests: Option<[(f64, f64); 2]>,
     /// The median over the measurement windows.
     server_cpu_us_per_op: f64,
     /// The lowest and highest window.
@@ -903,6 +943,7 @@ async fn measure(
             http: http.clone(),
             refresh_token: None,
             access_token: None,
+            flow_requests: FlowRequests::default(),
         };
         worker.prepare().await?;
         workers.push(worker);
@@ -916,6 +957,9 @@ async fn measure(
     // of this machine spoils one window, not the result.
     let window = Duration::from_secs_f64(options.seconds as f64 / options.windows as f64);
     let mut workers = workers;
+    for worker in &mut workers {
+        worker.flow_requests = FlowRequests::default();
+    }
     let mut latencies = Vec::new();
     let mut errors = 0;
     let mut cpu_per_op = Vec::with_capacity(options.windows);
@@ -934,6 +978,16 @@ async fn measure(
     let seconds = started.elapsed().as_secs_f64();
     latencies.sort_by(|a, b| a.total_cmp(b));
     cpu_per_op.sort_by(|a, b| a.total_cmp(b));
+    let mut requests = FlowRequests::default();
+    for worker in &mut workers {
+        requests.append(&mut worker.flow_requests);
+    }
+    let flow_requests = (!requests.authorization_ms.is_empty()).then(|| {
+        [requests.authorization_ms, requests.exchange_ms].map(|mut ms| {
+            ms.sort_by(|a, b| a.total_cmp(b));
+            (percentile(&ms, 0.50), percentile(&ms, 0.99))
+        })
+    });
     Ok(Measurement {
         scenario: scenario.to_owned(),
         operations: latencies.len(),
@@ -941,6 +995,7 @@ async fn measure(
         seconds,
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
+        flow_requests,
         server_cpu_us_per_op: percentile(&cpu_per_op, 0.50),
         cpu_spread: (
             cpu_per_op.first().copied().unwrap_or(0.0),
@@ -1115,7 +1170,7 @@ fn run(options: Options) -> Result<(), String> {
         options.database, options.windows
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for m in results {
+    for m in &results {
         println!(
             "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0}–{:.0} | {} | {} |",
             m.scenario,
@@ -1130,6 +1185,17 @@ fn run(options: Options) -> Result<(), String> {
                 .map(|r| format!("{r:.1}"))
                 .unwrap_or_else(|| "?".into()),
         );
+    }
+    for m in &results {
+        if let Some([(authorize_p50, authorize_p99), (exchange_p50, exchange_p99)]) =
+            m.flow_requests
+        {
+            println!(
+                "\n{} by request: authorization p50 {authorize_p50:.2} / p99 {authorize_p99:.2} ms, \
+                 token exchange p50 {exchange_p50:.2} / p99 {exchange_p99:.2} ms",
+                m.scenario
+            );
+        }
     }
     Ok(())
 }
