@@ -265,6 +265,10 @@ fn run(
     let cookie_key = Key::from(&master_key.derive_64("session-cookie"));
     let secure_cookies = state.settings.serves_https();
     let session_ttl = state.settings.session_ttl_seconds;
+    // Database work on PostgreSQL (and password hashing) runs on each worker's blocking
+    // pool. More threads than pooled connections only wait for one, and each idle
+    // thread keeps its own allocator pages (tokio's default allows 512).
+    let blocking_threads = state.settings.database_pool_size as usize + 4;
     let data = actix_web::web::Data::new(state);
     let server = HttpServer::new(move || {
         let sessions =
@@ -289,6 +293,7 @@ fn run(
             .default_service(actix_web::web::to(web::middleware::not_found))
     })
     .shutdown_timeout(10)
+    .worker_max_blocking_threads(blocking_threads)
     // Signals are handled by `shutdown_signal`, installed before start-up output.
     .disable_signals()
     .listen(listener)

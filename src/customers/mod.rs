@@ -540,6 +540,11 @@ fn store_fetched(
     fetched: &Fetched,
     now: i64,
 ) -> Result<(), CustomerError> {
+    // The customer's row first, unconditionally: on PostgreSQL every fetch then locks
+    // the customer before its subscriptions. (`update_if_newer` below locks it only
+    // when its version is older; a fetch whose version lost would otherwise take the
+    // subscriptions first and the customer last, and deadlock with one that won.)
+    records::mark_fetched(conn, record.id, now)?;
     records::update_if_newer(
         conn,
         record.id,
@@ -569,7 +574,6 @@ fn store_fetched(
         seen.push(state.id);
     }
     customer_subscriptions::delete_missing(conn, record.id, &seen, now)?;
-    records::mark_fetched(conn, record.id, now)?;
     Ok(())
 }
 
