@@ -3,24 +3,6 @@ use diesel::prelude::*;
 use super::schema::oauth_authorization_codes as codes;
 use super::DbConnection;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = codes)]
-pub struct OAuthAuthorizationCode {
-    pub id: i64,
-    pub code_hash: String,
-    pub client_pk: i64,
-    pub user_id: i64,
-    pub grant_id: i64,
-    pub redirect_uri: String,
-    pub redirect_uri_sent: bool,
-    pub code_challenge: String,
-    pub scope: String,
-    pub issued_at: i64,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-    pub family_id: Option<String>,
-}
-
 prepared_statement!(
     /// A new code (it runs on every authorization).
     pub struct NewOAuthAuthorizationCode<'a> {
@@ -47,13 +29,12 @@ pub fn insert(conn: &mut DbConnection, new: &NewOAuthAuthorizationCode<'_>) -> Q
     Ok(())
 }
 
-pub fn find_by_hash(
-    conn: &mut DbConnection,
-    code_hash: &str,
-) -> QueryResult<Option<OAuthAuthorizationCode>> {
+/// The family a stored code started (`Some(None)` while it is unused); `None` when no
+/// code is stored under this key.
+pub fn family_of(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Option<Option<String>>> {
     on_each_backend!(conn, |c| codes::table
         .filter(codes::code_hash.eq(code_hash))
-        .select(OAuthAuthorizationCode::as_select())
+        .select(codes::family_id)
         .first(c)
         .optional())
 }

@@ -138,11 +138,11 @@ fn authorization_code(
     // The claim comes first: exactly one of any number of racing requests wins it (on
     // PostgreSQL the losers wait for the row lock, then find the code used).
     let Some(row) = oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, now)? else {
-        let Some(used) = oauth_authorization_codes::find_by_hash(tx.conn, &code_hash)? else {
+        let Some(first_family) = oauth_authorization_codes::family_of(tx.conn, &code_hash)? else {
             return Err(OAuthError::invalid_grant("the code is invalid"));
         };
         // Replay (R21): refuse, and revoke everything the first exchange issued.
-        if let Some(first_family) = &used.family_id {
+        if let Some(first_family) = &first_family {
             issue::revoke_family(tx.conn, first_family, now)?;
         }
         tx.publish(event(

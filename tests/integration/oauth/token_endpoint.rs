@@ -155,8 +155,8 @@ async fn r33_credentials_are_unguessable_and_stored_only_as_hashes() {
             let hashed = bridgekeeper::oauth::code::lookup_key(&app.state.credential_hasher, &code);
             let client_id = client.client_id.clone();
             move |conn| {
-                let by_raw = oauth_authorization_codes::find_by_hash(conn, &raw_code)?.is_some();
-                let by_hash = oauth_authorization_codes::find_by_hash(conn, &hashed)?.is_some();
+                let by_raw = oauth_authorization_codes::family_of(conn, &raw_code)?.is_some();
+                let by_hash = oauth_authorization_codes::family_of(conn, &hashed)?.is_some();
                 let _ = client_id;
                 let clients = bridgekeeper::db::oauth_clients::list_all(conn)?;
                 let secret_hash = clients
