@@ -17,6 +17,14 @@ fn assert_error_page(response: &reqwest::Response, why: &str) {
     assert!(content_type.starts_with("text/html"), "{why}");
 }
 
+/// The login page, sent back to `path` afterwards.
+fn assert_login_required(response: &reqwest::Response, path: &str) {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let to = location(response);
+    assert!(to.starts_with("/login?next="), "lands on login: {to}");
+    assert!(to.contains(&enc(path)), "comes back to the request: {to}");
+}
+
 #[tokio::test]
 async fn r01_redirect_uri_must_match_exactly() {
     let app = TestApp::spawn().await;
@@ -183,13 +191,8 @@ async fn r05_users_log_in_before_any_redirect_to_the_client() {
     let params = authorize_query(&client.client_id, &Pkce::new(), &[("scope", "admin")]);
     let path = authorize_path(&params);
     let response = app.get(&path).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let to = location(&response);
-    assert!(
-        to.starts_with("/login?next="),
-        "lands on login, not the client: {to}"
-    );
-    assert!(!to.starts_with(SPA_REDIRECT));
+    assert_login_required(&response, &path);
+    assert!(!location(&response).starts_with(SPA_REDIRECT));
 
     // After logging in, the browser returns to the request, which is now answered
     // (with invalid_scope) at the trusted, registered URI.
@@ -377,14 +380,6 @@ async fn r12_iss_is_in_every_authorization_response() {
         true
     );
     assert_eq!(metadata["issuer"], issuer);
-}
-
-/// The login page, sent back to `path` afterwards.
-fn assert_login_required(response: &reqwest::Response, path: &str) {
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let to = location(response);
-    assert!(to.starts_with("/login?next="), "lands on login: {to}");
-    assert!(to.contains(&enc(path)), "comes back to the request: {to}");
 }
 
 #[tokio::test]
