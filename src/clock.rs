@@ -45,6 +45,15 @@ impl Clock for ManualClock {
 
 pub type SharedClock = Arc<dyn Clock>;
 
+/// Microseconds since the Unix epoch, from the wall clock: for ordering identifiers by
+/// when they were made (see `crypto::time_ordered_id`), never for a rule. Rules take
+/// their time from a [`Clock`], which tests move by hand.
+#[allow(clippy::disallowed_methods)] // the wall clock, on purpose
+pub fn unix_micros() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    now.unix_timestamp() * 1_000_000 + i64::from(now.microsecond())
+}
+
 /// RFC 3339 in UTC, for pages and JSON.
 pub fn rfc3339(unix_seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix_seconds)

@@ -215,14 +215,29 @@ pub fn random_token(n_bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A unique identifier that sorts by creation time: the second `now` in 10 hex digits,
-/// then 128 random bits in hex. For identifiers that are indexed but not secret (a token's `jti`, a
-/// refresh-token family): a new one lands at the end of its index, on a page recent
-/// inserts already changed, instead of on a random page each time.
-pub fn time_ordered_id(now: i64) -> String {
+/// Hex digits of a microsecond Unix time, enough until the year 2255.
+pub const TIME_PREFIX_DIGITS: usize = 13;
+
+/// The time prefix of [`time_ordered_id`] and of authorization codes:
+/// `unix_micros` (see `clock::unix_micros`) in [`TIME_PREFIX_DIGITS`] hex digits.
+pub fn time_prefix(unix_micros: i64) -> String {
+    format!(
+        "{:0width$x}",
+        unix_micros.max(0),
+        width = TIME_PREFIX_DIGITS
+    )
+}
+
+/// A unique identifier that sorts by creation time: [`time_prefix`], then 128 random
+/// bits in hex. For identifiers that are indexed but not secret (a token's `jti`, a
+/// refresh-token family): a new one lands at the end of its index, next to the
+/// previous one, so a commit of many writes changes one index page instead of one
+/// page per write. The microseconds matter: with whole seconds, the thousands of ids
+/// of one second were spread at random over that second's pages.
+pub fn time_ordered_id(unix_micros: i64) -> String {
     let mut random = [0u8; 16];
     fill_random(&mut random);
-    format!("{:010x}{}", now.max(0), hex(&random))
+    format!("{}{}", time_prefix(unix_micros), hex(&random))
 }
 
 /// Compares two byte strings in time that depends only on their lengths.
@@ -322,12 +337,13 @@ mod tests {
     }
 
     #[test]
-    fn time_ordered_ids_sort_by_time_and_stay_unique() {
-        let earlier = time_ordered_id(1_800_000_000);
-        let later = time_ordered_id(1_800_000_001);
+    fn time_ordered_ids_sort_by_the_microsecond_and_stay_unique() {
+        let earlier = time_ordered_id(1_700_000_000_000_000);
+        let later = time_ordered_id(1_700_000_000_000_001);
         assert!(earlier < later, "{earlier} < {later}");
-        assert_ne!(time_ordered_id(1_800_000_000), earlier);
-        assert_eq!(earlier.len(), 10 + 32);
+        assert_ne!(time_ordered_id(1_700_000_000_000_000), earlier);
+        assert_eq!(earlier.len(), TIME_PREFIX_DIGITS + 32);
+        assert!(time_ordered_id(crate::clock::unix_micros()) > earlier);
     }
 
     #[test]

@@ -1,29 +1,22 @@
-//! Authorization codes: the second they were issued in 10 hex digits, then 32 random
-//! bytes (base64url). A code is stored only under its lookup key: the same 10 digits
-//! followed by the keyed hash of the whole code (R33). The prefix orders the unique
-//! index by time, so each new code is added at its end instead of on a random page
-//! (which would split pages and write a different one for nearly every code); the
-//! hash is what a guess would have to match.
+//! Authorization codes: the microsecond they were issued (`crypto::time_prefix`), then
+//! 32 random bytes (base64url). A code is stored only under its lookup key: the same
+//! prefix followed by the keyed hash of the whole code (R33). The prefix orders the
+//! unique index by time, so the codes of one commit are added together at its end
+//! instead of each on a random page (which would split pages and write a different
+//! one for nearly every code); the hash is what a guess would have to match.
 
-use crate::crypto::{random_token, CredentialHasher};
+use crate::crypto::{random_token, time_prefix, CredentialHasher, TIME_PREFIX_DIGITS};
 
-const TIME_DIGITS: usize = 10;
-
-/// A new code issued at `now`.
-pub fn generate(now: i64) -> String {
-    format!(
-        "{:0width$x}{}",
-        now.max(0),
-        random_token(32),
-        width = TIME_DIGITS
-    )
+/// A new code issued at `unix_micros` (see `clock::unix_micros`).
+pub fn generate(unix_micros: i64) -> String {
+    format!("{}{}", time_prefix(unix_micros), random_token(32))
 }
 
 /// What a presented code is looked up by. Anything presented gets a key; one that was
 /// never issued simply finds nothing.
 pub fn lookup_key(hasher: &CredentialHasher, code: &str) -> String {
     let prefix = code
-        .get(..TIME_DIGITS)
+        .get(..TIME_PREFIX_DIGITS)
         .filter(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
         .unwrap_or("");
     format!("{prefix}{}", hasher.hash(code))
@@ -37,8 +30,8 @@ mod tests {
     #[test]
     fn keys_sort_by_issue_time_and_depend_on_the_whole_code() {
         let hasher = CredentialHasher::new(&MasterKey::generate());
-        let earlier = generate(1_800_000_000);
-        let later = generate(1_800_000_001);
+        let earlier = generate(1_800_000_000_000_000);
+        let later = generate(1_800_000_000_000_001);
         assert!(lookup_key(&hasher, &earlier) < lookup_key(&hasher, &later));
         let mut tampered = later.clone();
         tampered.pop();

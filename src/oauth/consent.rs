@@ -27,7 +27,7 @@ fn issue_code(
     request: &AuthorizeRequest,
     now: i64,
 ) -> Result<String, OAuthError> {
-    let code = code::generate(now);
+    let code = code::generate(crate::clock::unix_micros());
     let code_hash = code::lookup_key(&ctx.hasher, &code);
     let scope = request.scope.to_string();
     oauth_authorization_codes::insert(

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::clock::unix_micros;
 use crate::crypto::{random_token, time_ordered_id};
 use crate::db::oauth_authorization_codes::ClaimedCode;
 use crate::db::oauth_token_families::{self, NewOAuthTokenFamily};
@@ -85,7 +86,7 @@ pub fn access_token(
         aud: access_token::audience(&ctx.issuer),
         client_id: subject.client.client_id.clone(),
         scope: scope.to_string(),
-        jti: time_ordered_id(now),
+        jti: time_ordered_id(unix_micros()),
         iat: now,
         exp: now + ctx.settings.access_token_ttl_seconds,
         sid: subject.family_id.map(str::to_owned),

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::clock::unix_micros;
 use crate::crypto::time_ordered_id;
 use crate::db::{oauth_authorization_codes, oauth_token_families, Database, Tx};
 use crate::events::Actor;
@@ -134,7 +135,7 @@ fn authorization_code(
         pkce::validate_verifier(verifier)?;
     }
     let code_hash = code::lookup_key(&ctx.hasher, code);
-    let family_id = time_ordered_id(now);
+    let family_id = time_ordered_id(unix_micros());
     // The claim comes first: exactly one of any number of racing requests wins it (on
     // PostgreSQL the losers wait for the row lock, then find the code used).
     let Some(row) = oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, now)? else {

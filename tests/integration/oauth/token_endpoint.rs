@@ -126,8 +126,10 @@ async fn r33_credentials_are_unguessable_and_stored_only_as_hashes() {
 
     let pkce = Pkce::new();
     let code = code_for(&app, &authorize_query(&client.client_id, &pkce, &[])).await;
-    // The issue second (10 hex digits), then the random part.
-    assert!(decoded_len(&code[10..]) >= 32);
+    // The issue time (microseconds in 13 hex digits), then the random part.
+    let (issued, random) = code.split_at(13);
+    assert!(u64::from_str_radix(issued, 16).is_ok(), "{code}");
+    assert!(decoded_len(random) >= 32);
     let tokens = exchange(&app, &client.client_id, &code, &pkce.verifier).await;
     let rt = tokens.refresh_token();
     // `<family>~<generation>~<MAC>`: the MAC, 256 bits keyed by the server, is what
@@ -143,8 +145,8 @@ async fn r33_credentials_are_unguessable_and_stored_only_as_hashes() {
         .to_owned();
     // The jti is not a credential (the signature is), but it is unique: a time
     // prefix (so its index grows at one end) and 128 random bits.
-    let (seconds, random) = jti.split_at(10);
-    assert!(u64::from_str_radix(seconds, 16).is_ok(), "{jti}");
+    let (issued, random) = jti.split_at(13);
+    assert!(u64::from_str_radix(issued, 16).is_ok(), "{jti}");
     assert!(random.len() >= 32 && random.chars().all(|c| c.is_ascii_hexdigit()));
 
     let (raw_code, raw_secret) = (code.clone(), secret.clone());
