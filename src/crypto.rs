@@ -215,7 +215,7 @@ pub fn random_token(n_bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Hex digits of a microsecond Unix time, enough until the year 2255.
+/// Hex digits of a microsecond Unix time, enough until the year 2112.
 pub const TIME_PREFIX_DIGITS: usize = 13;
 
 /// The time prefix of [`time_ordered_id`] and of authorization codes:
