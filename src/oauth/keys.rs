@@ -57,11 +57,7 @@ fn generate(alg: SigningAlgorithm) -> Result<(Vec<u8>, Vec<u8>), KeyError> {
         }
     }
     .map_err(|e| KeyError::Key(e.to_string()))?;
-    let algorithm = match alg {
-        SigningAlgorithm::EdDsa => Algorithm::EdDSA,
-        SigningAlgorithm::Es256 => Algorithm::ES256,
-    };
-    let public = Signer::from_pkcs8(algorithm, der.as_ref())?.public_key();
+    let public = Signer::from_pkcs8(algorithm_for(algorithm_name(alg)), der.as_ref())?.public_key();
     Ok((der.as_ref().to_vec(), public))
 }
 
