@@ -2,6 +2,7 @@
 //! and scope set unless the client asks every time), the codes issued under it, and
 //! the "Authorized applications" list with revoke.
 
+use crate::clock::unix_micros;
 use crate::db::oauth_authorization_codes::{self, NewOAuthAuthorizationCode};
 use crate::db::oauth_grants::{self, NewOAuthGrant, OAuthGrant};
 use crate::db::users::User;
@@ -27,7 +28,7 @@ fn issue_code(
     request: &AuthorizeRequest,
     now: i64,
 ) -> Result<String, OAuthError> {
-    let code = code::generate(crate::clock::unix_micros());
+    let code = code::generate(unix_micros());
     let code_hash = code::lookup_key(&ctx.hasher, &code);
     let scope = request.scope.to_string();
     oauth_authorization_codes::insert(
