@@ -1,7 +1,7 @@
 //! The audit log: the first subscriber of the event bus, and its reading side for admins.
 
-use crate::db::{audit_events, Database, DbConnection, DbError};
-use crate::events::{DomainEvent, Subscriber};
+use crate::db::{audit_events, DbConnection, DbError};
+use crate::events::{Database, DomainEvent, Subscriber};
 
 pub use crate::db::audit_events::AuditEvent;
 

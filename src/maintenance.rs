@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::SharedClock;
-use crate::db::{auth_failures, Database, DbError};
+use crate::db::{auth_failures, DbError};
+use crate::events::Database;
 use crate::oauth::{cleanup, OAuthContext};
 
 /// What one clean-up pass removed.

@@ -15,12 +15,14 @@ use crate::audit::AuditLog;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{MasterKeySource, Settings};
 use crate::crypto::{CredentialHasher, CryptoError, MasterKey, SecretBox};
-use crate::customers::Customers;
-use crate::db::{Database, DbError};
-use crate::events::EventBus;
+use crate::customers::{CacheFromWebhooks, Customers};
+use crate::db::DbError;
+use crate::events::{Database, EventBus};
 use crate::oauth::{keys, OAuthContext};
 use crate::sandbox::{self, EmulatorConfig, EmulatorHandle};
 use crate::stripe::bridge::{SandboxCredentials, StripeBridge};
+use crate::stripe::connect::{self, Connections};
+use crate::stripe::inbox::WebhookInbox;
 use crate::stripe::platform_settings::{self, SecretKey};
 use crate::web::{self, AppState};
 
@@ -124,11 +126,28 @@ impl Application {
             secret_box: secret_box.clone(),
             refresh_after_seconds: settings.customers_refresh_after_seconds,
         };
+        let connections = Connections {
+            db: db.clone(),
+            clock: clock.clone(),
+            hasher: credential_hasher.clone(),
+            secret_box: secret_box.clone(),
+            bridge: stripe.clone(),
+            redirect_uri: connect::redirect_uri(&settings.issuer()),
+        };
+        let webhooks = WebhookInbox::new(
+            db.clone(),
+            clock.clone(),
+            stripe.clone(),
+            secret_box.clone(),
+        )
+        .with_handler(CacheFromWebhooks);
         let state = AppState {
             db,
             clock,
             credential_hasher,
             customers,
+            connections,
+            webhooks,
             stripe,
             stripe_emulator,
             secret_box,
@@ -240,7 +259,7 @@ fn start_sandbox(
         connect_client_id: connect_client_id.clone(),
         webhook_secrets: vec![webhook_secret.clone()],
         webhook_url: Some(webhook_url),
-        redirect_uris: vec![crate::stripe::connect::redirect_uri(&issuer)],
+        redirect_uris: vec![connect::redirect_uri(&issuer)],
         clock,
     })
     .map_err(|source| StartupError::Bind {

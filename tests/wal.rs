@@ -8,13 +8,12 @@
 
 use bridgekeeper::db::audit_events::{self, NewAuditEvent};
 use bridgekeeper::db::{Database, DatabaseUrl, DbError, WAL_RESTART_PAGES};
-use bridgekeeper::events::EventBus;
 
 #[test]
 fn the_wal_starts_over_while_writes_keep_coming() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = DatabaseUrl::Sqlite(dir.path().join("wal.db").display().to_string());
-    let db = Database::connect(&url, 2, EventBus::new()).expect("database");
+    let db = Database::connect(&url, 2, ()).expect("database");
     let wal = dir.path().join("wal.db-wal");
     let limit = u64::from(WAL_RESTART_PAGES) * 4096;
     // Five times the restart size, in rows of 64 KiB, with a read after each write. A

@@ -8,8 +8,8 @@ pub use passwords::{hash_password, verify_password};
 
 use crate::clock::Clock;
 use crate::config::ThrottleSettings;
-use crate::db::{self, users, Database, DbError};
-use crate::events::{Actor, DomainEvent, EventKind};
+use crate::db::{self, users, DbError};
+use crate::events::{AccountEvent, Actor, Database, DomainEvent};
 
 pub use crate::db::users::User;
 
@@ -164,10 +164,11 @@ pub async fn create_account(
                 ..actor
             },
             occurred_at: now,
-            kind: EventKind::AccountCreated {
+            kind: AccountEvent::Created {
                 email: user.email.clone(),
                 is_admin: user.is_admin,
-            },
+            }
+            .into(),
         });
         Ok(user)
     })
@@ -217,7 +218,7 @@ pub async fn authenticate(
             tx.publish(DomainEvent {
                 actor: Actor::anonymous(ip),
                 occurred_at: now,
-                kind: EventKind::LoginThrottled { email: event_email },
+                kind: AccountEvent::LoginThrottled { email: event_email }.into(),
             });
             Ok::<_, AccountError>(())
         })
@@ -249,9 +250,10 @@ pub async fn authenticate(
                 tx.publish(DomainEvent {
                     actor: Actor::user(user.id, &user.email, ip),
                     occurred_at: now,
-                    kind: EventKind::LoggedIn {
+                    kind: AccountEvent::LoggedIn {
                         email: user.email.clone(),
-                    },
+                    }
+                    .into(),
                 });
                 Ok(Ok(user))
             }
@@ -267,7 +269,7 @@ pub async fn authenticate(
                         ip,
                     },
                     occurred_at: now,
-                    kind: EventKind::LoginFailed { email },
+                    kind: AccountEvent::LoginFailed { email }.into(),
                 });
                 Ok(Err(AccountError::WrongCredentials))
             }
@@ -298,9 +300,10 @@ pub async fn record_logout(
     let event = DomainEvent {
         actor: Actor::user(user.id, &user.email, ip),
         occurred_at: clock.now(),
-        kind: EventKind::LoggedOut {
+        kind: AccountEvent::LoggedOut {
             email: user.email.clone(),
-        },
+        }
+        .into(),
     };
     db.write(move |tx| {
         tx.publish(event);

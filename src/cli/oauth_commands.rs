@@ -10,9 +10,10 @@ use crate::accounts;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::crypto::{CredentialHasher, SecretBox};
-use crate::db::{users, Database};
-use crate::events::Actor;
+use crate::db::users;
+use crate::events::{Actor, Database};
 use crate::oauth::client::Client;
+use crate::oauth::cors::CorsOrigins;
 use crate::oauth::registration::{self, ClientForm};
 use crate::oauth::{clients, keys};
 use crate::startup;
@@ -168,6 +169,7 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
                 match clients::register(
                     &db,
                     &hasher,
+                    &unserved_origins(),
                     owner.id,
                     registration,
                     Actor::system("cli"),
@@ -204,7 +206,15 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
                 }
             }
             ClientAction::Delete { client_id } => {
-                match clients::delete(&db, None, client_id.clone(), Actor::system("cli"), now).await
+                match clients::delete(
+                    &db,
+                    &unserved_origins(),
+                    None,
+                    client_id.clone(),
+                    Actor::system("cli"),
+                    now,
+                )
+                .await
                 {
                     Ok(client) => {
                         println!(
@@ -223,6 +233,13 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
     })
 }
 
+/// The command line serves no requests, so its copy of the registered CORS origins is
+/// never read; running servers see its client changes within
+/// [`crate::oauth::cors::STALE_AFTER_SECONDS`].
+fn unserved_origins() -> CorsOrigins {
+    CorsOrigins::new()
+}
+
 pub fn keys(settings: Settings, action: KeysAction) -> ExitCode {
     let KeysAction::Rotate = action;
     actix_web::rt::System::new().block_on(async move {
@@ -237,18 +254,8 @@ pub fn keys(settings: Settings, action: KeysAction) -> ExitCode {
         };
         let secret_box = SecretBox::new(&master_key);
         let now = SystemClock.now();
-        let rotated = db
-            .write(move |tx| {
-                let kid = keys::rotate(tx.conn, &secret_box, alg, now)?;
-                tx.publish(crate::oauth::event(
-                    &Actor::system("cli"),
-                    now,
-                    "oauth.signing_key_rotated",
-                    format!("new {} key {kid}", keys::algorithm_name(alg)),
-                ));
-                Ok::<_, keys::KeyError>(kid)
-            })
-            .await;
+        let rotated =
+            keys::rotate_signing_key(&db, secret_box, alg, Actor::system("cli"), now).await;
         match rotated {
             Ok(kid) => {
                 println!(

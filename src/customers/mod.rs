@@ -7,18 +7,20 @@
 pub mod document;
 
 use futures_util::future::join;
+use serde::Deserialize;
 
 use crate::clock::SharedClock;
 use crate::crypto::SecretBox;
 use crate::db::customer_subscriptions::{self, SubscriptionForm};
 use crate::db::customers::{self as records, CustomerFields, CustomerRecord, NewCustomerRecord};
 use crate::db::stripe_connections::STATUS_CONNECTED;
-use crate::db::{Database, DbError};
-use crate::events::{Actor, DomainEvent, EventKind};
+use crate::db::{DbConnection, DbError};
+use crate::events::{Actor, CustomerEvent, Database, DomainEvent};
 use crate::stripe::bridge::StripeBridge;
 use crate::stripe::client::{ListSubscriptions, StripeClient};
 use crate::stripe::connect;
 use crate::stripe::error::{StripeError, StripeErrorKind};
+use crate::stripe::inbox::{RecordedEvent, StripeEventHandler};
 use crate::stripe::types::{Customer, Subscription};
 
 pub use document::{CustomerDocument, ItemState, SubscriptionState};
@@ -228,14 +230,14 @@ impl Customers {
                     },
                 )?;
                 if created {
-                    tx.publish(DomainEvent {
+                    tx.publish(DomainEvent::new(
                         actor,
-                        occurred_at: now,
-                        kind: EventKind::Other {
-                            action: "customer.recorded".into(),
-                            detail: format!("{customer_id} ({account})"),
+                        now,
+                        CustomerEvent::Recorded {
+                            customer_id: customer_id.clone(),
+                            account: account.clone(),
                         },
-                    });
+                    ));
                 }
                 let record = records::find(tx.conn, user_id, &customer_id)?
                     .ok_or(diesel::result::Error::NotFound)?;
@@ -461,76 +463,68 @@ impl Customers {
                 if !records::delete(tx.conn, user_id, &customer_id)? {
                     return Err(CustomerError::NotRecorded(customer_id));
                 }
-                tx.publish(DomainEvent {
+                tx.publish(DomainEvent::new(
                     actor,
-                    occurred_at: now,
-                    kind: EventKind::Other {
-                        action: "customer.forgotten".into(),
-                        detail: customer_id,
-                    },
-                });
+                    now,
+                    CustomerEvent::Forgotten { customer_id },
+                ));
                 Ok(())
             })
             .await
     }
 }
 
-/// Applies a verified Connect webhook event to the cache of every business that recorded
-/// the customer. Events older than the stored state (out-of-order delivery) change
-/// nothing; applying the same event twice changes nothing either. Returns how many
-/// cached rows changed.
-pub async fn apply_webhook_event(
-    db: &Database,
-    account: String,
-    event_type: String,
-    created: i64,
-    object: serde_json::Value,
-) -> Result<usize, CustomerError> {
-    db.write(move |tx| {
-        let mut changed = 0;
-        if event_type.starts_with("customer.subscription.") {
-            let Ok(subscription) = serde_json::from_value::<Subscription>(object.clone()) else {
-                return Ok(0);
+/// Keeps the cached copies fresh from Stripe's webhooks: a recorded customer event is
+/// applied to the cache of every business that recorded the customer, in the
+/// transaction that records the event. Events older than the stored state
+/// (out-of-order delivery) change nothing; applying the same event twice changes
+/// nothing either.
+pub struct CacheFromWebhooks;
+
+impl StripeEventHandler for CacheFromWebhooks {
+    fn apply(&self, conn: &mut DbConnection, event: &RecordedEvent<'_>) -> Result<bool, DbError> {
+        let mut changed = false;
+        if event.event_type.starts_with("customer.subscription.") {
+            let Ok(subscription) = Subscription::deserialize(event.object) else {
+                return Ok(false);
             };
             let state = SubscriptionState::from_stripe(&subscription);
             let document =
                 serde_json::to_string(&state).map_err(|e| DbError::Task(e.to_string()))?;
-            for record in records::find_by_account(tx.conn, &account, subscription.customer.id())? {
-                let stored = customer_subscriptions::store_if_newer(
-                    tx.conn,
+            for record in records::find_by_account(conn, event.account, subscription.customer.id())?
+            {
+                changed |= customer_subscriptions::store_if_newer(
+                    conn,
                     &SubscriptionForm {
                         customer_pk: record.id,
                         subscription_id: &state.id,
                         status: &state.status,
                         renews_at: state.renews_at,
                         document: &document,
-                        version: created,
+                        version: event.created,
                     },
                 )?;
-                changed += usize::from(stored);
             }
-        } else if event_type == "customer.updated" || event_type == "customer.deleted" {
-            let Ok(customer) = serde_json::from_value::<Customer>(object.clone()) else {
-                return Ok(0);
+        } else if event.event_type == "customer.updated" || event.event_type == "customer.deleted" {
+            let Ok(customer) = Customer::deserialize(event.object) else {
+                return Ok(false);
             };
-            for record in records::find_by_account(tx.conn, &account, &customer.id)? {
-                let updated = records::update_if_newer(
-                    tx.conn,
+            for record in records::find_by_account(conn, event.account, &customer.id)? {
+                changed |= records::update_if_newer(
+                    conn,
                     record.id,
                     &CustomerFields {
                         email: customer.email.as_deref().or(record.email.as_deref()),
                         name: customer.name.as_deref().or(record.name.as_deref()),
                         livemode: customer.livemode,
-                        deleted: event_type == "customer.deleted" || customer.deleted,
-                        version: created,
+                        deleted: event.event_type == "customer.deleted" || customer.deleted,
+                        version: event.created,
                     },
                 )?;
-                changed += usize::from(updated);
             }
         }
         Ok(changed)
-    })
-    .await
+    }
 }
 
 /// Stores a full read from Stripe as the state at `now`.

@@ -2,8 +2,9 @@
 //!
 //! Both backends are compiled in; [`DatabaseUrl`] picks one at run time from the URL
 //! scheme. Every use case runs through [`Database::read`] or [`Database::write`]: one
-//! blocking closure, one transaction; the domain events a write recorded are handed to
-//! the subscribers inside that transaction.
+//! blocking closure, one transaction. What a write recorded ([`Tx::publish`]) is handed
+//! to the [`AfterUseCase`] hook the database was opened with, inside that transaction;
+//! `db` knows nothing of what the records mean (the service's event bus is its hook).
 
 /// Runs a query on the concrete connection of either backend. Every query in `db/`
 /// goes through it: the multi-backend connection renders a query's SQL text anew on
@@ -126,8 +127,6 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::ManageConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-
-use crate::events::{DomainEvent, EventBus};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -334,39 +333,85 @@ pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
     Ok(applied)
 }
 
-/// What a writing use case gets: the connection inside its transaction, and a place
-/// to record domain events. The events reach the subscribers (the audit log) inside the
-/// same transaction, after the use case succeeded: the change and its audit line commit
-/// together or not at all.
-pub struct Tx<'a> {
-    pub conn: &'a mut DbConnection,
-    events: Vec<DomainEvent>,
+/// What runs after every writing use case that succeeded, on the use case's connection
+/// and inside its transaction, with what the use case recorded. What the hook writes
+/// commits with the use case's change or not at all, and an error from it rolls both
+/// back (the audit line of ADR 0003). The service's event bus (`crate::events`) is the
+/// hook; `db` knows only this trait.
+pub trait AfterUseCase: Send + Sync + 'static {
+    /// What a use case records with [`Tx::publish`].
+    type Record: Send + 'static;
+
+    fn after_use_case(
+        &self,
+        records: &[Self::Record],
+        conn: &mut DbConnection,
+    ) -> Result<(), DbError>;
 }
 
-impl<'a> Tx<'a> {
+/// No hook: for tools and tests that write without recording anything.
+impl AfterUseCase for () {
+    type Record = ();
+
+    fn after_use_case(&self, _: &[()], _: &mut DbConnection) -> Result<(), DbError> {
+        Ok(())
+    }
+}
+
+/// What a writing use case gets: the connection inside its transaction, and a place
+/// to record what happened for the [`AfterUseCase`] hook, which runs inside the same
+/// transaction once the use case succeeded.
+pub struct Tx<'a, R> {
+    pub conn: &'a mut DbConnection,
+    records: Vec<R>,
+}
+
+impl<'a, R> Tx<'a, R> {
     fn new(conn: &'a mut DbConnection) -> Self {
         Self {
             conn,
-            events: Vec::new(),
+            records: Vec::new(),
         }
     }
 
-    pub fn publish(&mut self, event: DomainEvent) {
-        self.events.push(event);
+    pub fn publish(&mut self, record: R) {
+        self.records.push(record);
     }
+}
 
-    /// Runs `use_case`, then hands its events to the subscribers on the same
-    /// connection. Used by both backends' write paths, inside their transaction.
-    fn run_use_case<T, E, F>(conn: &mut DbConnection, bus: &EventBus, use_case: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
-        E: From<DbError>,
-    {
-        let mut tx = Tx::new(conn);
-        let value = use_case(&mut tx)?;
-        let events = std::mem::take(&mut tx.events);
-        bus.dispatch(&events, conn).map_err(E::from)?;
-        Ok(value)
+/// Runs `use_case`, then hands what it recorded to `hook` on the same connection. Used
+/// by both backends' write paths, inside their transaction.
+fn run_use_case<H, T, E, F>(conn: &mut DbConnection, hook: &H, use_case: F) -> Result<T, E>
+where
+    H: AfterUseCase,
+    F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E>,
+    E: From<DbError>,
+{
+    let mut tx = Tx::new(conn);
+    let value = use_case(&mut tx)?;
+    let records = std::mem::take(&mut tx.records);
+    hook.after_use_case(&records, conn).map_err(E::from)?;
+    Ok(value)
+}
+
+/// What a writing use case returns when it may refuse after writing what the refusal
+/// must leave behind (a counted failed secret; the revocations after a replayed code or
+/// refresh token): the transaction commits either way, and the refusal is reported
+/// after the commit. A use case that returns `Err` instead rolls everything back.
+#[must_use]
+#[derive(Debug)]
+pub enum Committed<T, E> {
+    Done(T),
+    Refused(E),
+}
+
+impl<T, E> Committed<T, E> {
+    /// The answer, once the transaction has committed.
+    pub fn into_result(self) -> Result<T, E> {
+        match self {
+            Committed::Done(value) => Ok(value),
+            Committed::Refused(error) => Err(error),
+        }
     }
 }
 
@@ -386,18 +431,28 @@ impl<'a> Tx<'a> {
 ///   pooled connection.
 ///
 /// Network calls never run inside these closures.
-#[derive(Clone)]
-pub struct Database {
+pub struct Database<H> {
     readers: r2d2::Pool<ConnectionManager>,
-    bus: Arc<EventBus>,
+    hook: Arc<H>,
     url: DatabaseUrl,
     writer: Option<writer::Writer>,
 }
 
-impl Database {
+impl<H> Clone for Database<H> {
+    fn clone(&self) -> Self {
+        Self {
+            readers: self.readers.clone(),
+            hook: self.hook.clone(),
+            url: self.url.clone(),
+            writer: self.writer.clone(),
+        }
+    }
+}
+
+impl<H: AfterUseCase> Database<H> {
     /// Migrates, then builds the pool (checking one connection up front so a bad URL
     /// fails at start, not on the first request) and, on SQLite, starts the writer.
-    pub fn connect(url: &DatabaseUrl, pool_size: u32, bus: EventBus) -> Result<Self, DbError> {
+    pub fn connect(url: &DatabaseUrl, pool_size: u32, hook: H) -> Result<Self, DbError> {
         run_migrations(url)?;
         let is_sqlite = matches!(url, DatabaseUrl::Sqlite(_));
         let readers = r2d2::Pool::builder()
@@ -413,20 +468,18 @@ impl Database {
             .test_on_check_out(!is_sqlite)
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager::new(url.clone()).read_only(is_sqlite))?;
-        let bus = Arc::new(bus);
         let writer = if is_sqlite {
             let manager = ConnectionManager::new(url.clone());
             Some(writer::Writer::start(
                 manager.connect()?,
                 manager.connect()?,
-                bus.clone(),
             )?)
         } else {
             None
         };
         Ok(Self {
             readers,
-            bus,
+            hook: Arc::new(hook),
             url: url.clone(),
             writer,
         })
@@ -474,16 +527,16 @@ impl Database {
     }
 
     /// Runs a writing use case in one transaction (see the type's documentation).
-    /// Events recorded with [`Tx::publish`] are handed to the subscribers in that
-    /// transaction; an error from the use case rolls everything back.
+    /// What the use case records with [`Tx::publish`] is handed to the hook in that
+    /// transaction; an error from either rolls everything back.
     pub async fn write<T, E, F>(&self, use_case: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
         match &self.writer {
-            Some(writer) => writer.submit(use_case).await,
+            Some(writer) => writer.submit(self.hook.clone(), use_case).await,
             None => {
                 let db = self.clone();
                 on_blocking_pool(move || db.write_on_pool(use_case)).await
@@ -494,12 +547,12 @@ impl Database {
     /// The synchronous form of [`Database::write`], for the command line and tests.
     pub fn write_blocking<T, E, F>(&self, use_case: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
         match &self.writer {
-            Some(writer) => writer.submit_blocking(use_case),
+            Some(writer) => writer.submit_blocking(self.hook.clone(), use_case),
             None => self.write_on_pool(use_case),
         }
     }
@@ -507,13 +560,13 @@ impl Database {
     /// PostgreSQL: a transaction on a pooled connection.
     fn write_on_pool<T, E, F>(&self, use_case: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
+        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E>,
         E: From<DbError>,
     {
         let mut conn = self.readers.get().map_err(DbError::from)?;
-        let bus = &self.bus;
+        let hook = &*self.hook;
         conn.transaction::<T, TxError<E>, _>(|conn| {
-            Tx::run_use_case(conn, bus, use_case).map_err(TxError::UseCase)
+            run_use_case(conn, hook, use_case).map_err(TxError::UseCase)
         })
         .map_err(TxError::into_use_case_error)
     }

@@ -112,11 +112,12 @@ pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<OAuthClient>> {
         .load(c))
 }
 
-/// Clients whose CORS origin list mentions `origin` (the caller checks exactly).
-pub fn with_cors_origin_like(conn: &mut DbConnection, origin: &str) -> QueryResult<Vec<String>> {
+/// Every client that registered CORS origins: its `client_id` and its origins
+/// (space-separated).
+pub fn cors_origins(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
     on_each_backend!(conn, |c| oauth_clients::table
-        .filter(oauth_clients::cors_origins.like(format!("%{origin}%")))
-        .select(oauth_clients::cors_origins)
+        .filter(oauth_clients::cors_origins.ne(""))
+        .select((oauth_clients::client_id, oauth_clients::cors_origins))
         .load(c))
 }
 

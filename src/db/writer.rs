@@ -21,8 +21,7 @@ use std::sync::Arc;
 use diesel::connection::SimpleConnection;
 use tokio::sync::oneshot;
 
-use super::{control, DbConnection, DbError, Tx};
-use crate::events::EventBus;
+use super::{control, run_use_case, AfterUseCase, DbConnection, DbError, Tx};
 
 /// The most use cases one commit carries; bounds the latency a batch adds.
 const MAX_BATCH: usize = 128;
@@ -61,7 +60,6 @@ impl Writer {
     pub(super) fn start(
         mut conn: DbConnection,
         checkpoints: DbConnection,
-        bus: Arc<EventBus>,
     ) -> Result<Self, DbError> {
         // The checkpointer copies pages in the background, and the writer makes the
         // WAL start over when asked (see `checkpoint_after_commits`), so no commit
@@ -90,39 +88,47 @@ impl Writer {
             .map_err(|e| DbError::Task(format!("cannot start the SQLite checkpointer: {e}")))?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(conn, &queue, &bus, &wal))
+            .spawn(move || serve(conn, &queue, &wal))
             .map_err(|e| DbError::Task(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Self { jobs })
     }
 
-    pub(super) async fn submit<T, E, F>(&self, use_case: F) -> Result<T, E>
+    pub(super) async fn submit<H, T, E, F>(&self, hook: Arc<H>, use_case: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        H: AfterUseCase,
+        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let answer = self.enqueue(use_case)?;
+        let answer = self.enqueue(hook, use_case)?;
         answer.await.unwrap_or_else(|_| Err(abandoned()))
     }
 
-    pub(super) fn submit_blocking<T, E, F>(&self, use_case: F) -> Result<T, E>
+    pub(super) fn submit_blocking<H, T, E, F>(&self, hook: Arc<H>, use_case: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        H: AfterUseCase,
+        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let answer = self.enqueue(use_case)?;
+        let answer = self.enqueue(hook, use_case)?;
         answer.blocking_recv().unwrap_or_else(|_| Err(abandoned()))
     }
 
-    fn enqueue<T, E, F>(&self, use_case: F) -> Result<oneshot::Receiver<Result<T, E>>, E>
+    fn enqueue<H, T, E, F>(
+        &self,
+        hook: Arc<H>,
+        use_case: F,
+    ) -> Result<oneshot::Receiver<Result<T, E>>, E>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        H: AfterUseCase,
+        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Pending {
+            hook,
             use_case: Some(use_case),
             outcome: None,
             reply,
@@ -142,15 +148,17 @@ fn abandoned<E: From<DbError>>() -> E {
 
 /// One queued use case, type-erased for the queue.
 trait Job: Send {
-    /// Runs the use case (and the subscribers of its events) on the writer's
-    /// connection; true when its changes are to be kept.
-    fn run(&mut self, conn: &mut DbConnection, bus: &EventBus) -> bool;
+    /// Runs the use case (and the hook after it) on the writer's connection; true when
+    /// its changes are to be kept.
+    fn run(&mut self, conn: &mut DbConnection) -> bool;
 
     /// Sends the answer once the transaction's fate is known.
     fn finish(self: Box<Self>, commit: Result<(), String>);
 }
 
-struct Pending<F, T, E> {
+struct Pending<H, F, T, E> {
+    /// The database's hook, carried by each job so the writer need not know its type.
+    hook: Arc<H>,
     use_case: Option<F>,
     outcome: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
@@ -158,17 +166,19 @@ struct Pending<F, T, E> {
     span: tracing::Span,
 }
 
-impl<F, T, E> Job for Pending<F, T, E>
+impl<H, F, T, E> Job for Pending<H, F, T, E>
 where
-    F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send,
+    H: AfterUseCase,
+    F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Send,
     T: Send,
     E: From<DbError> + Send,
 {
-    fn run(&mut self, conn: &mut DbConnection, bus: &EventBus) -> bool {
+    fn run(&mut self, conn: &mut DbConnection) -> bool {
         let Some(use_case) = self.use_case.take() else {
             return false;
         };
-        let outcome = self.span.in_scope(|| Tx::run_use_case(conn, bus, use_case));
+        let hook = &*self.hook;
+        let outcome = self.span.in_scope(|| run_use_case(conn, hook, use_case));
         let keep = outcome.is_ok();
         self.outcome = Some(outcome);
         keep
@@ -276,12 +286,7 @@ fn checkpoint(conn: &mut DbConnection, mode: Checkpoint) -> diesel::QueryResult<
 }
 
 /// The writer thread: one batch per turn until every handle is gone.
-fn serve(
-    mut conn: DbConnection,
-    queue: &mpsc::Receiver<Box<dyn Job>>,
-    bus: &EventBus,
-    wal: &WalUpkeep,
-) {
+fn serve(mut conn: DbConnection, queue: &mpsc::Receiver<Box<dyn Job>>, wal: &WalUpkeep) {
     while let Ok(first) = queue.recv() {
         wal.between_batches(&mut conn);
         // Let the request threads that woke us queue what they have before the batch
@@ -289,7 +294,7 @@ fn serve(
         // else is runnable this returns at once).
         std::thread::yield_now();
         let mut batch = Vec::new();
-        let commit = run_batch(&mut conn, first, queue, bus, &mut batch);
+        let commit = run_batch(&mut conn, first, queue, &mut batch);
         if commit.is_ok() {
             wal.after_commit();
         } else {
@@ -309,14 +314,13 @@ fn run_batch(
     conn: &mut DbConnection,
     mut first: Box<dyn Job>,
     queue: &mpsc::Receiver<Box<dyn Job>>,
-    bus: &EventBus,
     batch: &mut Vec<Box<dyn Job>>,
 ) -> Result<(), String> {
     control::run(conn, control::BeginImmediate).map_err(|e| e.to_string())?;
     // The first use case needs no savepoint: when it fails, the transaction holds
     // nothing else, so rolling all of it back undoes exactly that use case. (A
     // savepoint copies every page its use case touches into a sub-journal.)
-    let kept = run_guarded(conn, first.as_mut(), bus);
+    let kept = run_guarded(conn, first.as_mut());
     batch.push(first);
     if !kept {
         return conn.batch_execute("ROLLBACK").map_err(|e| e.to_string());
@@ -325,7 +329,7 @@ fn run_batch(
         let Ok(mut job) = queue.try_recv() else {
             break;
         };
-        let outcome = run_in_savepoint(conn, job.as_mut(), bus);
+        let outcome = run_in_savepoint(conn, job.as_mut());
         batch.push(job);
         outcome?;
     }
@@ -333,8 +337,8 @@ fn run_batch(
 }
 
 /// Runs one job; a panic counts as a failure (and is logged).
-fn run_guarded(conn: &mut DbConnection, job: &mut dyn Job, bus: &EventBus) -> bool {
-    catch_unwind(AssertUnwindSafe(|| job.run(conn, bus))).unwrap_or_else(|_| {
+fn run_guarded(conn: &mut DbConnection, job: &mut dyn Job) -> bool {
+    catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or_else(|_| {
         tracing::error!("a use case panicked in the SQLite writer; it was rolled back");
         false
     })
@@ -343,13 +347,9 @@ fn run_guarded(conn: &mut DbConnection, job: &mut dyn Job, bus: &EventBus) -> bo
 /// Runs one job in its own savepoint: released when the job succeeded, rolled back
 /// (the job alone) when it failed or panicked. `Err` means the enclosing transaction
 /// is gone.
-fn run_in_savepoint(
-    conn: &mut DbConnection,
-    job: &mut dyn Job,
-    bus: &EventBus,
-) -> Result<(), String> {
+fn run_in_savepoint(conn: &mut DbConnection, job: &mut dyn Job) -> Result<(), String> {
     control::run(conn, control::Savepoint).map_err(|e| e.to_string())?;
-    if run_guarded(conn, job, bus) {
+    if run_guarded(conn, job) {
         control::run(conn, control::Release)
     } else {
         conn.batch_execute("ROLLBACK TO use_case; RELEASE use_case")
@@ -364,16 +364,14 @@ mod tests {
     use diesel::prelude::*;
 
     use crate::db::schema::auth_failures;
-    use crate::db::{Database, DatabaseUrl, DbError};
-    use crate::events::EventBus;
+    use crate::db::{DatabaseUrl, DbError};
+
+    type Database = crate::db::Database<()>;
 
     fn database() -> (Database, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = DatabaseUrl::Sqlite(dir.path().join("writer.db").display().to_string());
-        (
-            Database::connect(&url, 2, EventBus::new()).expect("database"),
-            dir,
-        )
+        (Database::connect(&url, 2, ()).expect("database"), dir)
     }
 
     fn insert_row(conn: &mut crate::db::DbConnection, subject: &str) -> QueryResult<()> {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use crate::db::{
     oauth_authorization_codes, oauth_revoked_access_tokens, oauth_signing_keys,
-    oauth_token_families, Database,
+    oauth_token_families,
 };
-use crate::events::Actor;
+use crate::events::{Actor, Database, OAuthEvent};
 
 use super::error::OAuthError;
 use super::keys::RETIREMENT_MARGIN_SECONDS;
@@ -59,14 +59,12 @@ pub async fn run_once(
             tx.publish(event(
                 &Actor::system("cleanup"),
                 now,
-                "oauth.expired_removed",
-                format!(
-                    "{} codes, {} token families, {} revoked access tokens, {} signing keys",
-                    removed.codes,
-                    removed.token_families,
-                    removed.revoked_access_tokens,
-                    removed.signing_keys
-                ),
+                OAuthEvent::ExpiredRemoved {
+                    codes: removed.codes,
+                    token_families: removed.token_families,
+                    revoked_access_tokens: removed.revoked_access_tokens,
+                    signing_keys: removed.signing_keys,
+                },
             ));
         }
         Ok(removed)

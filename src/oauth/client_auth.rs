@@ -5,8 +5,8 @@
 
 use crate::accounts::throttle::Throttle;
 use crate::crypto::constant_time_eq;
-use crate::db::{oauth_clients, DbConnection};
-use crate::events::Actor;
+use crate::db::{oauth_clients, Committed, DbConnection};
+use crate::events::{Actor, OAuthEvent, Tx};
 
 use super::client::Client;
 use super::error::OAuthError;
@@ -88,9 +88,30 @@ pub fn authenticate(
     }
 }
 
+/// Identifies the client inside a writing use case: a refusal that counts toward the
+/// throttle is recorded in `tx` and returned as [`Committed::Refused`], so the
+/// transaction commits the count before the refusal is answered.
+pub fn authenticate_counting(
+    tx: &mut Tx<'_>,
+    ctx: &OAuthContext,
+    presented: &PresentedClient,
+    ip: Option<String>,
+    now: i64,
+) -> Result<Committed<Client, OAuthError>, OAuthError> {
+    match authenticate(tx.conn, ctx, presented, now)? {
+        Ok(client) => Ok(Committed::Done(client)),
+        Err(failure) => {
+            if let Some(client_id) = &failure.count_failure {
+                record_failure(tx, ctx, client_id, ip, now)?;
+            }
+            Ok(Committed::Refused(failure.error))
+        }
+    }
+}
+
 /// Counts a failed secret for the client and writes an audit line.
 pub fn record_failure(
-    tx: &mut crate::db::Tx<'_>,
+    tx: &mut Tx<'_>,
     ctx: &OAuthContext,
     client_id: &str,
     ip: Option<String>,
@@ -104,8 +125,9 @@ pub fn record_failure(
     tx.publish(event(
         &Actor::anonymous(ip),
         now,
-        "oauth.client_auth_failed",
-        format!("client {client_id}"),
+        OAuthEvent::ClientAuthFailed {
+            client_id: client_id.to_owned(),
+        },
     ));
     Ok(())
 }

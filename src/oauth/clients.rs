@@ -2,10 +2,11 @@
 
 use crate::crypto::{random_token, CredentialHasher};
 use crate::db::oauth_clients::{self, NewOAuthClient};
-use crate::db::{Database, DbError};
-use crate::events::Actor;
+use crate::db::DbError;
+use crate::events::{Actor, Database, OAuthEvent};
 
 use super::client::{Client, ClientType};
+use super::cors::CorsOrigins;
 use super::event;
 use super::registration::ClientRegistration;
 
@@ -48,6 +49,7 @@ fn new_client_id() -> String {
 pub async fn register(
     db: &Database,
     hasher: &CredentialHasher,
+    cors: &CorsOrigins,
     owner_user_id: i64,
     registration: ClientRegistration,
     actor: Actor,
@@ -82,15 +84,17 @@ pub async fn register(
             tx.publish(event(
                 &actor,
                 now,
-                "oauth.client_registered",
-                format!(
-                    "{} client {:?} ({}) scopes: {}",
-                    row.client_type, row.name, row.client_id, row.scopes
-                ),
+                OAuthEvent::ClientRegistered {
+                    client_id: row.client_id.clone(),
+                    name: row.name.clone(),
+                    client_type: row.client_type.clone(),
+                    scopes: row.scopes.clone(),
+                },
             ));
             Ok::<_, ClientError>(Client::from(row))
         })
         .await?;
+    cors.invalidate();
     Ok((client, secret))
 }
 
@@ -155,8 +159,10 @@ pub async fn rotate_secret(
             tx.publish(event(
                 &actor,
                 now,
-                "oauth.client_secret_rotated",
-                format!("{:?} ({})", client.name, client.client_id),
+                OAuthEvent::ClientSecretRotated {
+                    client_id: client.client_id.clone(),
+                    name: client.name.clone(),
+                },
             ));
             Ok(client)
         })
@@ -167,24 +173,27 @@ pub async fn rotate_secret(
 /// Deletes a client and, with it, every code, grant and token issued to it.
 pub async fn delete(
     db: &Database,
+    cors: &CorsOrigins,
     owner_user_id: Option<i64>,
     client_id: String,
     actor: Actor,
     now: i64,
 ) -> Result<Client, ClientError> {
-    db.write(move |tx| {
-        let client = owned(tx.conn, owner_user_id, &client_id)?;
-        oauth_clients::delete(tx.conn, client.pk)?;
-        tx.publish(event(
-            &actor,
-            now,
-            "oauth.client_deleted",
-            format!(
-                "{:?} ({}); its grants and tokens were revoked",
-                client.name, client.client_id
-            ),
-        ));
-        Ok(client)
-    })
-    .await
+    let client = db
+        .write(move |tx| {
+            let client = owned(tx.conn, owner_user_id, &client_id)?;
+            oauth_clients::delete(tx.conn, client.pk)?;
+            tx.publish(event(
+                &actor,
+                now,
+                OAuthEvent::ClientDeleted {
+                    client_id: client.client_id.clone(),
+                    name: client.name.clone(),
+                },
+            ));
+            Ok::<_, ClientError>(client)
+        })
+        .await?;
+    cors.invalidate();
+    Ok(client)
 }

@@ -6,8 +6,8 @@ use crate::clock::unix_micros;
 use crate::db::oauth_authorization_codes::{self, NewOAuthAuthorizationCode};
 use crate::db::oauth_grants::{self, NewOAuthGrant, OAuthGrant};
 use crate::db::users::User;
-use crate::db::{oauth_clients, oauth_token_families, Database, DbConnection, DbError};
-use crate::events::Actor;
+use crate::db::{oauth_clients, oauth_token_families, DbConnection, DbError};
+use crate::events::{Actor, Database, OAuthEvent};
 
 use super::authorize_request::{self, AuthorizeRequest, RedirectTarget};
 use super::client::Client;
@@ -127,7 +127,7 @@ pub async fn authorize(
         };
         let code = issue_code(tx.conn, &ctx, &client, user.id, grant_id, &request, now)?;
         let actor = Actor::user(user.id, &user.email, ip);
-        tx.publish(code_event(&actor, now, &client, &request, "remembered consent"));
+        tx.publish(code_event(&actor, now, &client, &request, true));
         Ok(AuthorizeOutcome::Code { request, code })
     })
     .await
@@ -168,14 +168,14 @@ pub async fn approve(
         tx.publish(event(
             &actor,
             now,
-            "oauth.consent_granted",
-            format!(
-                "{:?} ({}) scopes: {}",
-                client.name, client.client_id, request.scope
-            ),
+            OAuthEvent::ConsentGranted {
+                client_id: client.client_id.clone(),
+                name: client.name.clone(),
+                scope: request.scope.to_string(),
+            },
         ));
         let code = issue_code(tx.conn, &ctx, &client, user_id, grant_id, &request, now)?;
-        tx.publish(code_event(&actor, now, &client, &request, "consent"));
+        tx.publish(code_event(&actor, now, &client, &request, false));
         Ok(code)
     })
     .await
@@ -189,9 +189,13 @@ pub async fn deny(
     actor: Actor,
     now: i64,
 ) -> Result<(), OAuthError> {
-    let detail = format!("{:?} ({}) scopes: {scope}", client.name, client.client_id);
+    let denied = OAuthEvent::ConsentDenied {
+        client_id: client.client_id.clone(),
+        name: client.name.clone(),
+        scope: scope.to_string(),
+    };
     db.write(move |tx| {
-        tx.publish(event(&actor, now, "oauth.consent_denied", detail));
+        tx.publish(event(&actor, now, denied));
         Ok(())
     })
     .await
@@ -202,16 +206,16 @@ fn code_event(
     now: i64,
     client: &Client,
     request: &AuthorizeRequest,
-    how: &str,
+    remembered_consent: bool,
 ) -> crate::events::DomainEvent {
     event(
         actor,
         now,
-        "oauth.code_issued",
-        format!(
-            "client {} scopes: {} ({how})",
-            client.client_id, request.scope
-        ),
+        OAuthEvent::CodeIssued {
+            client_id: client.client_id.clone(),
+            scope: request.scope.to_string(),
+            remembered_consent,
+        },
     )
 }
 
@@ -259,11 +263,10 @@ pub async fn revoke_grant(
         tx.publish(event(
             &actor,
             now,
-            "oauth.grant_revoked",
-            format!(
-                "grant {} ({} sessions and their tokens revoked)",
-                grant.id, families
-            ),
+            OAuthEvent::GrantRevoked {
+                grant_id: grant.id,
+                families,
+            },
         ));
         Ok(true)
     })

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::db::{oauth_clients, Database, DbConnection};
+use crate::db::{oauth_clients, DbConnection};
+use crate::events::Database;
 
 use super::access_token::Claims;
 use super::client::{user_subject, Client};

@@ -18,6 +18,7 @@ use crate::config::SigningAlgorithm;
 use crate::crypto::{random_token, SecretBox};
 use crate::db::oauth_signing_keys::{self, NewOAuthSigningKey, OAuthSigningKey};
 use crate::db::{DbConnection, DbError};
+use crate::events::{Actor, Database, OAuthEvent};
 
 const SEAL_CONTEXT: &str = "oauth_signing_keys.private_key";
 
@@ -59,6 +60,30 @@ fn generate(alg: SigningAlgorithm) -> Result<(Vec<u8>, Vec<u8>), KeyError> {
     .map_err(|e| KeyError::Key(e.to_string()))?;
     let public = Signer::from_pkcs8(algorithm_for(algorithm_name(alg)), der.as_ref())?.public_key();
     Ok((der.as_ref().to_vec(), public))
+}
+
+/// The operator's rotation: a new key of `alg` takes over (see [`rotate`]), with its
+/// audit line. Returns the new `kid`.
+pub async fn rotate_signing_key(
+    db: &Database,
+    secret_box: SecretBox,
+    alg: SigningAlgorithm,
+    actor: Actor,
+    now: i64,
+) -> Result<String, KeyError> {
+    db.write(move |tx| {
+        let kid = rotate(tx.conn, &secret_box, alg, now)?;
+        tx.publish(super::event(
+            &actor,
+            now,
+            OAuthEvent::SigningKeyRotated {
+                kid: kid.clone(),
+                algorithm: algorithm_name(alg),
+            },
+        ));
+        Ok(kid)
+    })
+    .await
 }
 
 /// Stores a new key of `alg`; returns its `kid`.

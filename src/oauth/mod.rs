@@ -16,6 +16,7 @@ pub mod client_auth;
 pub mod clients;
 pub mod code;
 pub mod consent;
+pub mod cors;
 pub mod error;
 pub mod introspection;
 pub mod issue;
@@ -38,7 +39,7 @@ pub use error::OAuthError;
 
 use crate::config::{OAuthSettings, Settings};
 use crate::crypto::{CredentialHasher, SecretBox};
-use crate::events::{Actor, DomainEvent, EventKind};
+use crate::events::{Actor, DomainEvent, OAuthEvent};
 
 /// Throttle scope for failed client authentications (subject: the client_id).
 pub const CLIENT_THROTTLE_SCOPE: &str = "oauth.client";
@@ -54,6 +55,8 @@ pub struct OAuthContext {
     pub keys: keys::KeyRing,
     /// Access tokens whose signature was already checked (see the type).
     pub verified_tokens: access_token::VerifiedTokens,
+    /// The browser origins clients registered (see the type).
+    pub cors: cors::CorsOrigins,
 }
 
 /// How many verified access tokens an instance remembers (a few MiB at most).
@@ -68,18 +71,12 @@ impl OAuthContext {
             hasher,
             keys: keys::KeyRing::new(secret_box, settings.oauth.signing_algorithm),
             verified_tokens: access_token::VerifiedTokens::new(VERIFIED_TOKENS_REMEMBERED),
+            cors: cors::CorsOrigins::new(),
         })
     }
 }
 
-/// A domain event for the audit log (details never carry credentials).
-pub fn event(actor: &Actor, now: i64, action: &str, detail: String) -> DomainEvent {
-    DomainEvent {
-        actor: actor.clone(),
-        occurred_at: now,
-        kind: EventKind::Other {
-            action: action.to_owned(),
-            detail,
-        },
-    }
+/// A domain event for the audit log (it never carries credentials).
+pub fn event(actor: &Actor, now: i64, event: OAuthEvent) -> DomainEvent {
+    DomainEvent::new(actor.clone(), now, event)
 }

@@ -6,9 +6,8 @@
 use std::sync::Arc;
 
 use crate::db::oauth_clients::{self, OAuthClient};
-use crate::db::{
-    oauth_revoked_access_tokens, oauth_token_families, Database, DbConnection, DbError,
-};
+use crate::db::{oauth_revoked_access_tokens, oauth_token_families, DbConnection, DbError};
+use crate::events::Database;
 
 use super::access_token::{Claims, TokenRejected};
 use super::client::client_subject;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::clock::unix_micros;
 use crate::crypto::time_ordered_id;
-use crate::db::{oauth_authorization_codes, oauth_token_families, Database, Tx};
-use crate::events::Actor;
+use crate::db::{oauth_authorization_codes, oauth_token_families, Committed};
+use crate::events::{Actor, Database, IssuedGrant, OAuthEvent, Tx};
 
 use super::client::{
     Client, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN,
@@ -24,16 +24,11 @@ use super::scope::ScopeSet;
 use super::token_request::{GrantRequest, PresentedClient};
 use super::OAuthContext;
 
-/// `Ok(Err(e))`: commit, then answer `e`. `Err(e)`: roll back, then answer `e`.
-type Outcome = Result<Result<Issued, OAuthError>, OAuthError>;
+/// `Ok(Refused(e))`: commit, then answer `e`. `Err(e)`: roll back, then answer `e`.
+type Outcome = Result<Committed<Issued, OAuthError>, OAuthError>;
 
-/// The successful answer and the client it went to (for CORS), or the error and the
-/// client if it was identified.
-pub struct Exchange {
-    pub result: Result<TokenResponse, OAuthError>,
-    pub client: Option<Client>,
-}
-
+/// Authenticates the client and runs the grant in one transaction, then signs the
+/// access token.
 pub async fn exchange(
     db: &Database,
     ctx: Arc<OAuthContext>,
@@ -41,25 +36,17 @@ pub async fn exchange(
     grant: GrantRequest,
     ip: Option<String>,
     now: i64,
-) -> Exchange {
+) -> Result<TokenResponse, OAuthError> {
     let keys_ctx = ctx.clone();
-    let outcome = db
+    let issued = db
         .write(move |tx| {
-            let client = match client_auth::authenticate(tx.conn, &ctx, &presented, now)? {
-                Ok(client) => client,
-                Err(failure) => {
-                    if let Some(client_id) = &failure.count_failure {
-                        client_auth::record_failure(tx, &ctx, client_id, ip, now)?;
-                    }
-                    return Ok((Err(failure.error), None));
-                }
-            };
-            let actor = Actor {
-                user_id: None,
-                label: Some(format!("client {}", client.client_id)),
-                ip,
-            };
-            let result = match grant {
+            let client =
+                match client_auth::authenticate_counting(tx, &ctx, &presented, ip.clone(), now)? {
+                    Committed::Done(client) => client,
+                    Committed::Refused(error) => return Ok(Committed::Refused(error)),
+                };
+            let actor = Actor::client(&client.client_id, ip);
+            match grant {
                 GrantRequest::AuthorizationCode {
                     code,
                     redirect_uri,
@@ -81,38 +68,10 @@ pub async fn exchange(
                 GrantRequest::ClientCredentials { scope } => {
                     client_credentials(tx, &ctx, &client, &actor, scope, now)
                 }
-            };
-            match result {
-                Ok(committed) => Ok((committed, Some(client))),
-                Err(rolled_back) => Err(RolledBack(rolled_back, Some(Box::new(client)))),
             }
         })
-        .await;
-    match outcome {
-        Ok((result, client)) => Exchange {
-            result: result.and_then(|issued| issued.sign(&keys_ctx.keys)),
-            client,
-        },
-        Err(RolledBack(error, client)) => Exchange {
-            result: Err(error),
-            client: client.map(|c| *c),
-        },
-    }
-}
-
-/// An error that rolled the transaction back, with the client if it was known.
-struct RolledBack(OAuthError, Option<Box<Client>>);
-
-impl From<crate::db::DbError> for RolledBack {
-    fn from(e: crate::db::DbError) -> Self {
-        RolledBack(e.into(), None)
-    }
-}
-
-impl From<OAuthError> for RolledBack {
-    fn from(e: OAuthError) -> Self {
-        RolledBack(e, None)
-    }
+        .await?;
+    issued.into_result()?.sign(&keys_ctx.keys)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -149,13 +108,11 @@ fn authorization_code(
         tx.publish(event(
             actor,
             now,
-            "oauth.code_replayed",
-            format!(
-                "client {}: a used code was presented again; its tokens were revoked",
-                client.client_id
-            ),
+            OAuthEvent::CodeReplayed {
+                client_id: client.client_id.clone(),
+            },
         ));
-        return Ok(Err(OAuthError::invalid_grant(
+        return Ok(Committed::Refused(OAuthError::invalid_grant(
             "the code was already used; tokens issued from it have been revoked",
         )));
     };
@@ -199,18 +156,15 @@ fn authorization_code(
     tx.publish(event(
         actor,
         now,
-        "oauth.token_issued",
-        format!(
-            "authorization_code: access{} token for user {} scopes: {scope}",
-            if refresh_token.is_some() {
-                " and refresh"
-            } else {
-                ""
+        OAuthEvent::TokenIssued {
+            grant: IssuedGrant::AuthorizationCode {
+                user_id: row.user_id,
+                with_refresh: refresh_token.is_some(),
             },
-            row.user_id
-        ),
+            scope: scope.to_string(),
+        },
     ));
-    Ok(Ok(Issued {
+    Ok(Committed::Done(Issued {
         claims,
         refresh_token,
         expires_in: ctx.settings.access_token_ttl_seconds,
@@ -271,13 +225,11 @@ fn refresh(
         tx.publish(event(
             actor,
             now,
-            "oauth.refresh_token_reused",
-            format!(
-                "client {}: a rotated-out refresh token was presented; its family was revoked",
-                client.client_id
-            ),
+            OAuthEvent::RefreshTokenReused {
+                client_id: client.client_id.clone(),
+            },
         ));
-        return Ok(Err(OAuthError::invalid_grant(
+        return Ok(Committed::Refused(OAuthError::invalid_grant(
             "the refresh token was already used; the session has been revoked",
         )));
     }
@@ -304,13 +256,12 @@ fn refresh(
     tx.publish(event(
         actor,
         now,
-        "oauth.token_refreshed",
-        format!(
-            "refresh token rotated for user {} scopes: {scope}",
-            family.user_id
-        ),
+        OAuthEvent::TokenRefreshed {
+            user_id: family.user_id,
+            scope: scope.to_string(),
+        },
     ));
-    Ok(Ok(Issued {
+    Ok(Committed::Done(Issued {
         claims,
         refresh_token,
         expires_in: ctx.settings.access_token_ttl_seconds,
@@ -354,10 +305,12 @@ fn client_credentials(
     tx.publish(event(
         actor,
         now,
-        "oauth.token_issued",
-        format!("client_credentials: access token scopes: {scope}"),
+        OAuthEvent::TokenIssued {
+            grant: IssuedGrant::ClientCredentials,
+            scope: scope.to_string(),
+        },
     ));
-    Ok(Ok(Issued {
+    Ok(Committed::Done(Issued {
         claims,
         refresh_token: None,
         expires_in: ctx.settings.access_token_ttl_seconds,

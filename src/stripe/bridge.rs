@@ -6,7 +6,7 @@ use url::Url;
 
 use crate::config::StripeSettings;
 use crate::crypto::{mask_secret, SecretBox};
-use crate::db::Database;
+use crate::events::Database;
 use crate::stripe::client::{
     http_client, ClientConfig, StripeClient, STRIPE_API_BASE, STRIPE_CONNECT_BASE,
 };

@@ -1,16 +1,17 @@
-//! The Connect rules: single-use `state` values, storing a connection, disconnecting,
-//! and applying Stripe's webhook events. Network calls happen outside database closures.
+//! The Connect rules: single-use `state` values, storing a connection, disconnecting.
+//! Network calls happen outside database closures. (Stripe's webhooks, which may end a
+//! connection, are `stripe::inbox`.)
 
+use crate::clock::SharedClock;
 use crate::crypto::{constant_time_eq, random_token, CredentialHasher, SecretBox};
 use crate::db::stripe_connect_states::{self, NewConnectState};
 use crate::db::stripe_connections::{self, ConnectionForm, StripeConnection, STATUS_CONNECTED};
-use crate::db::stripe_webhook_events::{self, NewWebhookEvent};
-use crate::db::{Database, DbError};
-use crate::events::{Actor, DomainEvent, EventKind};
+use crate::db::DbError;
+use crate::events::{Actor, Database, DomainEvent, StripeEvent};
+use crate::stripe::bridge::StripeBridge;
 use crate::stripe::client::StripeClient;
 use crate::stripe::error::StripeError;
 use crate::stripe::types::OAuthToken;
-use crate::stripe::webhook::Event;
 
 /// The Connect redirect URI registered for this service: `<public URL>/connect/stripe/callback`.
 pub fn redirect_uri(issuer: &str) -> String {
@@ -51,6 +52,14 @@ pub enum ConnectError {
     NotConnected,
     #[error("A Stripe account is already connected. Disconnect it first to connect another one.")]
     AlreadyConnected,
+    /// No platform key is configured (or it cannot be read).
+    #[error("{0}")]
+    NotConfigured(Box<StripeError>),
+    #[error("Stripe's answer carried neither a code nor an error. Start again with Connect with Stripe.")]
+    NoCode,
+    /// Stripe refused the code exchange (the code is spent either way).
+    #[error("Stripe did not complete the connection: {0}. Start again with Connect with Stripe.")]
+    ExchangeFailed(Box<StripeError>),
     #[error("{0}")]
     Stripe(Box<StripeError>),
     #[error(transparent)]
@@ -69,9 +78,132 @@ impl From<diesel::result::Error> for ConnectError {
     }
 }
 
+/// What the Connect use cases need besides their arguments.
+#[derive(Clone)]
+pub struct Connections {
+    pub db: Database,
+    pub clock: SharedClock,
+    pub hasher: CredentialHasher,
+    pub secret_box: SecretBox,
+    pub bridge: StripeBridge,
+    /// [`redirect_uri`] of this service's public URL.
+    pub redirect_uri: String,
+}
+
+/// What Stripe's redirect back to `/connect/stripe/callback` carried.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Callback<'a> {
+    pub state: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub error_description: Option<&'a str>,
+}
+
+/// The business starting the connection (Stripe's form is prefilled with it).
+#[derive(Debug, Clone, Copy)]
+pub struct Business<'a> {
+    pub user_id: i64,
+    pub email: &'a str,
+    pub name: &'a str,
+}
+
+impl Connections {
+    async fn client(&self) -> Result<StripeClient, ConnectError> {
+        self.bridge
+            .client(&self.db, &self.secret_box)
+            .await
+            .map_err(|e| ConnectError::NotConfigured(Box::new(e)))
+    }
+
+    /// Connect with Stripe / Reconnect: a fresh single-use `state` bound to the business
+    /// and to the browser session (`session_binding`, a value the caller keeps in the
+    /// session), and the URL of Stripe's authorization page that carries it.
+    pub async fn begin(
+        &self,
+        business: Business<'_>,
+        session_binding: &str,
+    ) -> Result<url::Url, ConnectError> {
+        let client = self.client().await?;
+        let state = begin(
+            &self.db,
+            &self.hasher,
+            self.clock.now(),
+            business.user_id,
+            session_binding,
+        )
+        .await?;
+        Ok(client.authorize_url(&self.redirect_uri, &state, business.email, business.name))
+    }
+
+    /// Stripe's redirect back, start to end: the `state` is checked and used up before
+    /// anything else; a refusal comes back as [`ConnectError::Denied`] in Stripe's
+    /// words; the code is exchanged exactly once (never retried: Stripe revokes a
+    /// replayed code), outside any transaction; then the connection is stored with its
+    /// tokens sealed. Returns the connected account's id.
+    pub async fn complete(
+        &self,
+        user_id: i64,
+        session_binding: Option<&str>,
+        callback: Callback<'_>,
+        actor: Actor,
+    ) -> Result<String, ConnectError> {
+        take_state(
+            &self.db,
+            &self.hasher,
+            self.clock.now(),
+            user_id,
+            callback.state,
+            session_binding,
+        )
+        .await?;
+        if let Some(error) = callback.error {
+            return Err(ConnectError::Denied {
+                code: error.to_owned(),
+                description: callback.error_description.unwrap_or(error).to_owned(),
+            });
+        }
+        let code = callback
+            .code
+            .filter(|c| !c.is_empty())
+            .ok_or(ConnectError::NoCode)?;
+        let token = self
+            .client()
+            .await?
+            .exchange_code(code)
+            .await
+            .map_err(|e| ConnectError::ExchangeFailed(Box::new(e)))?;
+        let account = token.stripe_user_id.clone();
+        store_connection(
+            &self.db,
+            &self.secret_box,
+            self.clock.now(),
+            user_id,
+            token,
+            actor,
+        )
+        .await?;
+        Ok(account)
+    }
+
+    /// Revokes the platform's access at Stripe, then marks the connection revoked. A
+    /// network failure changes nothing and is returned.
+    pub async fn disconnect(
+        &self,
+        user_id: i64,
+        actor: Actor,
+    ) -> Result<Disconnected, ConnectError> {
+        let client = self.client().await?;
+        disconnect(&self.db, &client, self.clock.now(), user_id, actor).await
+    }
+
+    pub async fn connection(&self, user_id: i64) -> Result<Option<StripeConnection>, ConnectError> {
+        connection(&self.db, user_id).await
+    }
+}
+
 /// Creates a fresh single-use `state` bound to the business and to the browser session
 /// (whose binding value the caller keeps in the session). Only hashes are stored.
-pub async fn begin(
+async fn begin(
     db: &Database,
     hasher: &CredentialHasher,
     now: i64,
@@ -105,7 +237,7 @@ pub async fn begin(
 
 /// Checks and consumes the `state` of a callback. Anything but a fresh, unused state of
 /// this business and this session is refused, before any call to Stripe.
-pub async fn take_state(
+async fn take_state(
     db: &Database,
     hasher: &CredentialHasher,
     now: i64,
@@ -143,7 +275,7 @@ pub async fn take_state(
 
 /// Stores the connection Stripe granted (tokens sealed), unless the account is already
 /// connected to another business.
-pub async fn store_connection(
+async fn store_connection(
     db: &Database,
     secret_box: &SecretBox,
     now: i64,
@@ -184,18 +316,15 @@ pub async fn store_connection(
                 updated_at: now,
             },
         )?;
-        tx.publish(DomainEvent {
+        tx.publish(DomainEvent::new(
             actor,
-            occurred_at: now,
-            kind: EventKind::Other {
-                action: "stripe.connected".into(),
-                detail: format!(
-                    "{} ({} mode, scope {scope})",
-                    token.stripe_user_id,
-                    if token.livemode { "live" } else { "test" }
-                ),
+            now,
+            StripeEvent::Connected {
+                account: token.stripe_user_id.clone(),
+                livemode: token.livemode,
+                scope,
             },
-        });
+        ));
         Ok(())
     })
     .await
@@ -219,7 +348,7 @@ pub enum Disconnected {
 
 /// Revokes the platform's access at Stripe, then marks the connection revoked. A
 /// network failure changes nothing and is returned.
-pub async fn disconnect(
+async fn disconnect(
     db: &Database,
     client: &StripeClient,
     now: i64,
@@ -241,132 +370,17 @@ pub async fn disconnect(
     };
     db.write(move |tx| {
         if stripe_connections::revoke(tx.conn, current.id, now, by)? {
-            tx.publish(DomainEvent {
+            tx.publish(DomainEvent::new(
                 actor,
-                occurred_at: now,
-                kind: EventKind::Other {
-                    action: "stripe.disconnected".into(),
-                    detail: format!("{} ({by})", current.stripe_user_id),
+                now,
+                StripeEvent::Disconnected {
+                    account: current.stripe_user_id,
+                    by,
                 },
-            });
+            ));
         }
         Ok::<_, ConnectError>(())
     })
     .await?;
     Ok(outcome)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventOutcome {
-    /// Already received: acknowledged, not applied again.
-    Duplicate,
-    /// Applied (a connection revoked).
-    Applied,
-    /// Recorded (`account.application.authorized`; customer events, which the customers
-    /// cache then applies).
-    Recorded,
-    /// Older than what we already know (out-of-order delivery): recorded, not applied.
-    Stale,
-    /// A type this service does not use: acknowledged and ignored.
-    Ignored,
-}
-
-impl EventOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventOutcome::Duplicate => "duplicate",
-            EventOutcome::Applied => "applied",
-            EventOutcome::Recorded => "recorded",
-            EventOutcome::Stale => "stale",
-            EventOutcome::Ignored => "ignored",
-        }
-    }
-}
-
-fn is_customer_event(event_type: &str) -> bool {
-    event_type.starts_with("customer.")
-}
-
-/// Records one verified event, at most once per event id, and applies what concerns
-/// connections. Events may arrive out of order: a deauthorization older than the current
-/// connection is recorded but not applied.
-///
-/// Events of the other mode (a test event at a live platform, or the reverse) are
-/// acknowledged and ignored.
-pub async fn process_event(
-    db: &Database,
-    now: i64,
-    livemode: bool,
-    event: Event,
-) -> Result<EventOutcome, ConnectError> {
-    let result = db
-        .write(move |tx| {
-            if stripe_webhook_events::exists(tx.conn, &event.id)? {
-                return Ok(EventOutcome::Duplicate);
-            }
-            let object_id = event
-                .data
-                .object
-                .get("id")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned);
-            let mut object_json = event.data.object.to_string();
-            let outcome = match (event.event_type.as_str(), event.account.as_deref()) {
-                _ if event.livemode != livemode => EventOutcome::Ignored,
-                ("account.application.deauthorized", Some(account)) => {
-                    let mut outcome = EventOutcome::Stale;
-                    for connection in stripe_connections::connected_to_account(tx.conn, account)? {
-                        if event.created < connection.connected_at {
-                            // Sent before the current connection was made.
-                            continue;
-                        }
-                        if stripe_connections::revoke(
-                            tx.conn,
-                            connection.id,
-                            now,
-                            REVOKED_BY_WEBHOOK,
-                        )? {
-                            outcome = EventOutcome::Applied;
-                            tx.publish(DomainEvent {
-                                actor: Actor::system("stripe"),
-                                occurred_at: now,
-                                kind: EventKind::Other {
-                                    action: "stripe.deauthorized".into(),
-                                    detail: format!("{account} (event {})", event.id),
-                                },
-                            });
-                        }
-                    }
-                    outcome
-                }
-                ("account.application.authorized", _) => EventOutcome::Recorded,
-                // Kept in the event log; the customers cache applies them (in order).
-                (t, Some(_)) if is_customer_event(t) => EventOutcome::Recorded,
-                _ => EventOutcome::Ignored,
-            };
-            if outcome == EventOutcome::Ignored {
-                object_json = "{}".into();
-            }
-            stripe_webhook_events::insert(
-                tx.conn,
-                &NewWebhookEvent {
-                    event_id: &event.id,
-                    event_type: &event.event_type,
-                    account: event.account.as_deref(),
-                    livemode: event.livemode,
-                    created: event.created,
-                    object_id: object_id.as_deref(),
-                    object_json: &object_json,
-                    outcome: outcome.as_str(),
-                    received_at: now,
-                },
-            )?;
-            Ok(outcome)
-        })
-        .await;
-    match result {
-        // Two deliveries of one event raced; the other one recorded it.
-        Err(ConnectError::Db(e)) if e.is_unique_violation() => Ok(EventOutcome::Duplicate),
-        other => other,
-    }
 }

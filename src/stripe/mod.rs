@@ -4,6 +4,7 @@ pub mod client;
 pub mod connect;
 pub mod error;
 pub mod form;
+pub mod inbox;
 pub mod platform_settings;
 pub mod types;
 pub mod webhook;

@@ -5,8 +5,8 @@
 use crate::accounts::InvalidInput;
 use crate::crypto::{mask_secret, SecretBox};
 use crate::db::stripe_settings::{self, NewWebhookSecret, StripePlatformSettingsRow};
-use crate::db::{Database, DbError};
-use crate::events::{Actor, DomainEvent, EventKind};
+use crate::db::DbError;
+use crate::events::{Actor, Database, DomainEvent, StripeEvent};
 
 const SECRET_KEY_CONTEXT: &str = "stripe_platform_settings.secret_key";
 const WEBHOOK_SECRET_CONTEXT: &str = "stripe_webhook_secrets.secret";
@@ -281,9 +281,9 @@ pub async fn save(
         tx.publish(DomainEvent {
             actor: actor.clone(),
             occurred_at: now,
-            kind: EventKind::StripeSettingsSaved {
+            kind: StripeEvent::SettingsSaved {
                 livemode: secret_mode.is_live(),
-            },
+            }.into(),
         });
         if let Some(secret) = new_webhook_secret {
             let hint = mask_secret(&secret);
@@ -298,7 +298,7 @@ pub async fn save(
             tx.publish(DomainEvent {
                 actor,
                 occurred_at: now,
-                kind: EventKind::WebhookSecretAdded { hint },
+                kind: StripeEvent::WebhookSecretAdded { hint }.into(),
             });
         }
         Ok(())
@@ -325,7 +325,7 @@ pub async fn remove_webhook_secret(
         tx.publish(DomainEvent {
             actor,
             occurred_at: now,
-            kind: EventKind::WebhookSecretRemoved { hint },
+            kind: StripeEvent::WebhookSecretRemoved { hint }.into(),
         });
         Ok(true)
     })

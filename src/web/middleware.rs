@@ -67,7 +67,7 @@ pub async fn api_cors(
         }
     };
     let allowed = match (req.app_data::<web::Data<AppState>>(), origin.to_str()) {
-        (Some(state), Ok(name)) => cors::any_client_allows(state, name.to_owned()).await,
+        (Some(state), Ok(name)) => cors::any_client_allows(state, name).await,
         _ => false,
     };
     let preflight = req.method() == Method::OPTIONS

@@ -4,10 +4,12 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{CredentialHasher, SecretBox};
 use crate::customers::Customers;
-use crate::db::Database;
+use crate::events::Database;
 use crate::oauth::OAuthContext;
 use crate::sandbox::EmulatorHandle;
 use crate::stripe::bridge::StripeBridge;
+use crate::stripe::connect::Connections;
+use crate::stripe::inbox::WebhookInbox;
 
 /// What every handler can reach. Cloned per worker; everything inside is shared.
 #[derive(Clone)]
@@ -27,6 +29,10 @@ pub struct AppState {
     pub stripe_emulator: Option<EmulatorHandle>,
     /// The customers API's use cases.
     pub customers: Customers,
+    /// The Connect tab's use cases.
+    pub connections: Connections,
+    /// Stripe's webhook deliveries.
+    pub webhooks: WebhookInbox,
 }
 
 impl AppState {

@@ -1,12 +1,12 @@
-//! CORS for the token and revocation endpoints: only origins a client registered, and
-//! on the actual response only the requesting client's own origins. The authorization
-//! endpoint never answers CORS (R8). `/api/` uses the same registered origins
-//! ([`crate::web::middleware::api_cors`]).
+//! CORS headers for the token and revocation endpoints: only origins a client
+//! registered, and on the actual response only the requesting client's own origins.
+//! The authorization endpoint never answers CORS (R8). `/api/` uses the same
+//! registered origins ([`crate::web::middleware::api_cors`]). Which origins those are
+//! is [`crate::oauth::cors`]'s to say.
 
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::db::oauth_clients;
 use crate::web::AppState;
 
 pub fn origin(req: &HttpRequest) -> Option<String> {
@@ -40,28 +40,25 @@ pub fn allow_preflight(headers: &mut HeaderMap, origin: HeaderValue, methods: &'
     );
 }
 
-/// Whether some client registered `origin` as a CORS origin.
-pub async fn any_client_allows(state: &AppState, origin: String) -> bool {
-    let like = origin.clone();
+/// Whether some client registered `origin` (the rule and its cache are
+/// [`crate::oauth::cors`]). A database failure answers no.
+pub async fn any_client_allows(state: &AppState, origin: &str) -> bool {
     state
-        .db
-        .read(move |conn| {
-            Ok::<_, crate::db::DbError>(oauth_clients::with_cors_origin_like(conn, &like)?)
-        })
+        .oauth
+        .cors
+        .any_client_allows(&state.db, origin, state.now())
         .await
-        .map(|lists| {
-            lists
-                .iter()
-                .any(|list| list.split(' ').any(|o| o == origin))
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "CORS origins could not be read");
+            false
         })
-        .unwrap_or(false)
 }
 
 /// `OPTIONS` preflight: allowed when some client registered the origin.
 pub async fn preflight(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let mut response = HttpResponse::NoContent().finish();
     if let Some(origin) = origin(&req) {
-        if any_client_allows(&state, origin.clone()).await {
+        if any_client_allows(&state, &origin).await {
             if let Ok(value) = HeaderValue::from_str(&origin) {
                 allow_preflight(response.headers_mut(), value, "POST");
             }
@@ -75,22 +72,21 @@ pub async fn preflight(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
 pub async fn for_client(
     state: &AppState,
     req: &HttpRequest,
-    client: Option<&crate::oauth::client::Client>,
-    client_id: Option<String>,
+    client_id: Option<&str>,
     response: &mut HttpResponse,
 ) {
-    let Some(origin) = origin(req) else {
+    let (Some(origin), Some(client_id)) = (origin(req), client_id) else {
         return;
     };
-    let allowed = match (client, client_id) {
-        (Some(client), _) => client.allows_origin(&origin),
-        (None, Some(client_id)) => crate::oauth::clients::find(&state.db, client_id)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|c| c.allows_origin(&origin)),
-        (None, None) => false,
-    };
+    let allowed = state
+        .oauth
+        .cors
+        .client_allows(&state.db, client_id, &origin, state.now())
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "CORS origins could not be read");
+            false
+        });
     if let (true, Ok(value)) = (allowed, HeaderValue::from_str(&origin)) {
         allow(response.headers_mut(), value);
     }

@@ -3,13 +3,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::oauth::introspection::{self, Introspection};
-use crate::oauth::{token_request, OAuthError};
 use crate::web::session::client_ip;
 use crate::web::AppState;
 
+use super::client_form::ClientForm;
 use super::docs::{OAuthErrors, TokenParameterForm};
 use super::error::{no_store_json, oauth_error_response};
-use super::token::{authorization, read_form};
 
 /// Introspect a token
 ///
@@ -32,27 +31,22 @@ use super::token::{authorization, read_form};
 pub async fn introspect_post(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    form: ClientForm,
 ) -> HttpResponse {
-    let parsed = read_form(&req, &body).and_then(|form| {
-        let presented = token_request::presented_client(authorization(&req)?, &form)?;
-        let token = form.require("token")?.to_owned();
-        Ok::<_, OAuthError>((presented, token))
-    });
-    let result = match parsed {
-        Err(e) => Err(e),
-        Ok((presented, token)) => {
+    let result = match form.params.require("token") {
+        Ok(token) => {
             let ip = client_ip(&req, state.settings.trust_proxy_headers);
             introspection::introspect(
                 &state.db,
                 state.oauth.clone(),
-                presented,
-                token,
+                form.presented,
+                token.to_owned(),
                 ip,
                 state.now(),
             )
             .await
         }
+        Err(e) => Err(e),
     };
     match result {
         Ok(body) => no_store_json(&body),

@@ -2,6 +2,7 @@
 //! and without its trailing slash.
 
 mod authorize;
+mod client_form;
 pub(crate) mod cors;
 mod discovery;
 mod docs;

@@ -2,14 +2,14 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::oauth::{revocation, token_request};
+use crate::oauth::revocation;
 use crate::web::session::client_ip;
 use crate::web::AppState;
 
+use super::client_form::{ClientForm, RejectedForm};
 use super::cors;
 use super::docs::{OAuthErrors, Revoked, TokenParameterForm};
 use super::error::{no_store_json, oauth_error_response};
-use super::token::{authorization, read_form};
 
 /// Revoke a token
 ///
@@ -32,34 +32,34 @@ use super::token::{authorization, read_form};
 pub async fn revoke_post(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    form: Result<ClientForm, RejectedForm>,
 ) -> HttpResponse {
-    let parsed = read_form(&req, &body).and_then(|form| {
-        let presented = token_request::presented_client(authorization(&req)?, &form)?;
-        let token = form.require("token")?.to_owned();
-        Ok((presented, token))
-    });
-    let (result, client, client_id) = match parsed {
-        Err(e) => (Err(e), None, None),
-        Ok((presented, token)) => {
-            let client_id = presented.client_id().map(str::to_owned);
-            let ip = client_ip(&req, state.settings.trust_proxy_headers);
-            let (result, client) = revocation::revoke(
-                &state.db,
-                state.oauth.clone(),
-                presented,
-                token,
-                ip,
-                state.now(),
-            )
-            .await;
-            (result, client, client_id)
+    let (result, client_id) = match form {
+        Err(rejected) => (Err(rejected.error), rejected.client_id),
+        Ok(form) => {
+            let client_id = form.client_id().map(str::to_owned);
+            let result = match form.params.require("token") {
+                Ok(token) => {
+                    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+                    revocation::revoke(
+                        &state.db,
+                        state.oauth.clone(),
+                        form.presented,
+                        token.to_owned(),
+                        ip,
+                        state.now(),
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            (result, client_id)
         }
     };
     let mut response = match &result {
         Ok(()) => no_store_json(&Revoked {}),
         Err(e) => oauth_error_response(e),
     };
-    cors::for_client(&state, &req, client.as_ref(), client_id, &mut response).await;
+    cors::for_client(&state, &req, client_id.as_deref(), &mut response).await;
     response
 }

@@ -1,55 +1,16 @@
 //! `POST /o/token/`.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::oauth::issue::TokenResponse;
-use crate::oauth::params::Params;
-use crate::oauth::token_request::{self, GrantRequest, PresentedClient};
-use crate::oauth::{token, OAuthError};
+use crate::oauth::{token, token_request};
 use crate::web::session::client_ip;
 use crate::web::AppState;
 
+use super::client_form::{ClientForm, RejectedForm};
 use super::cors;
 use super::docs::{OAuthErrors, TokenForm};
 use super::error::{no_store_json, oauth_error_response};
-
-/// The form body, and the `Authorization` header if any.
-pub(super) fn read_form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';').next().is_some_and(|t| {
-                t.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        });
-    if !is_form {
-        return Err(OAuthError::invalid_request(
-            "send the parameters as application/x-www-form-urlencoded",
-        ));
-    }
-    Params::parse(body)
-}
-
-pub(super) fn authorization(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| OAuthError::InvalidClient("malformed Authorization header".into()))
-        })
-        .transpose()
-}
-
-fn parse(req: &HttpRequest, body: &[u8]) -> Result<(PresentedClient, GrantRequest), OAuthError> {
-    let form = read_form(req, body)?;
-    let presented = token_request::presented_client(authorization(req)?, &form)?;
-    let grant = token_request::grant_request(&form)?;
-    Ok((presented, grant))
-}
 
 /// Get tokens
 ///
@@ -72,34 +33,34 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<(PresentedClient, GrantReques
 pub async fn token_post(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    form: Result<ClientForm, RejectedForm>,
 ) -> HttpResponse {
-    let (result, client, client_id) = match parse(&req, &body) {
-        Err(e) => {
-            let client_id = Params::parse(&body)
-                .ok()
-                .and_then(|f| f.get("client_id").ok().flatten().map(str::to_owned));
-            (Err(e), None, client_id)
-        }
-        Ok((presented, grant)) => {
-            let client_id = presented.client_id().map(str::to_owned);
-            let ip = client_ip(&req, state.settings.trust_proxy_headers);
-            let exchange = token::exchange(
-                &state.db,
-                state.oauth.clone(),
-                presented,
-                grant,
-                ip,
-                state.now(),
-            )
-            .await;
-            (exchange.result, exchange.client, client_id)
+    let (result, client_id) = match form {
+        Err(rejected) => (Err(rejected.error), rejected.client_id),
+        Ok(form) => {
+            let client_id = form.client_id().map(str::to_owned);
+            let result = match token_request::grant_request(&form.params) {
+                Ok(grant) => {
+                    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+                    token::exchange(
+                        &state.db,
+                        state.oauth.clone(),
+                        form.presented,
+                        grant,
+                        ip,
+                        state.now(),
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            (result, client_id)
         }
     };
     let mut response = match &result {
         Ok(tokens) => no_store_json(tokens),
         Err(e) => oauth_error_response(e),
     };
-    cors::for_client(&state, &req, client.as_ref(), client_id, &mut response).await;
+    cors::for_client(&state, &req, client_id.as_deref(), &mut response).await;
     response
 }

@@ -10,7 +10,7 @@ use askama::Template;
 use crate::clock::human;
 use crate::crypto::random_token;
 use crate::db::stripe_connections::STATUS_CONNECTED;
-use crate::stripe::connect::{self, ConnectError, Disconnected};
+use crate::stripe::connect::{self, Business, Callback, ConnectError, Disconnected};
 use crate::stripe::form;
 use crate::web::error::PageError;
 use crate::web::pages::{see_other, Layout};
@@ -81,7 +81,9 @@ async fn connect_tab(
     session: Session,
     user: CurrentUser,
 ) -> Result<HttpResponse, PageError> {
-    let connection = connect::connection(&state.db, user.0.id)
+    let connection = state
+        .connections
+        .connection(user.0.id)
         .await?
         .map(|c| ConnectionView {
             connected: c.status == STATUS_CONNECTED,
@@ -109,13 +111,6 @@ async fn connect_start(
     _form: VerifiedForm<EmptyForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = user.0;
-    let client = match state.stripe.client(&state.db, &state.secret_box).await {
-        Ok(client) => client,
-        Err(e) => {
-            flash(&session, "error", e.to_string());
-            return Ok(see_other(TAB));
-        }
-    };
     let binding = match session.get::<String>(CONNECT_BINDING).ok().flatten() {
         Some(binding) => binding,
         None => {
@@ -126,33 +121,19 @@ async fn connect_start(
             binding
         }
     };
-    let oauth_state = match connect::begin(
-        &state.db,
-        &state.credential_hasher,
-        state.now(),
-        user.id,
-        &binding,
-    )
-    .await
-    {
-        Ok(oauth_state) => oauth_state,
-        Err(ConnectError::AlreadyConnected) => {
-            flash(
-                &session,
-                "error",
-                ConnectError::AlreadyConnected.to_string(),
-            );
-            return Ok(see_other(TAB));
-        }
-        Err(e) => return Err(e.into()),
+    let business = Business {
+        user_id: user.id,
+        email: &user.email,
+        name: &user.business_name,
     };
-    let url = client.authorize_url(
-        &connect::redirect_uri(&state.settings.issuer()),
-        &oauth_state,
-        &user.email,
-        &user.business_name,
-    );
-    Ok(see_other(url.as_str()))
+    match state.connections.begin(business, &binding).await {
+        Ok(stripe_authorize_page) => Ok(see_other(stripe_authorize_page.as_str())),
+        Err(e @ (ConnectError::AlreadyConnected | ConnectError::NotConfigured(_))) => {
+            flash(&session, "error", e.to_string());
+            Ok(see_other(TAB))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[post("/dashboard/connect/disconnect")]
@@ -165,20 +146,14 @@ async fn connect_disconnect(
 ) -> Result<HttpResponse, PageError> {
     let user = user.0;
     let actor = user_actor(&user, &req, &state);
-    let client = match state.stripe.client(&state.db, &state.secret_box).await {
-        Ok(client) => client,
-        Err(e) => {
-            flash(&session, "error", e.to_string());
-            return Ok(see_other(TAB));
-        }
-    };
-    match connect::disconnect(&state.db, &client, state.now(), user.id, actor).await {
+    match state.connections.disconnect(user.id, actor).await {
         Ok(Disconnected::Revoked) => flash(&session, "success", "Disconnected from Stripe."),
         Ok(Disconnected::AlreadyDisconnected) => flash(
             &session,
             "success",
             "Stripe said this account was already disconnected; it is now marked revoked here too.",
         ),
+        Err(e @ ConnectError::NotConfigured(_)) => flash(&session, "error", e.to_string()),
         Err(ConnectError::Stripe(e)) if e.is_network() => flash(
             &session,
             "error",
@@ -205,8 +180,7 @@ fn problem(
         .body(page.render()?))
 }
 
-/// Stripe's redirect back. The `state` is checked (and used up) before anything else;
-/// a code is exchanged exactly once.
+/// Stripe's redirect back (the rules are `stripe::connect::Connections::complete`).
 #[get("/connect/stripe/callback")]
 async fn connect_callback(
     state: web::Data<AppState>,
@@ -222,68 +196,29 @@ async fn connect_callback(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
+    let callback = Callback {
+        state: param("state"),
+        code: param("code"),
+        error: param("error"),
+        error_description: param("error_description"),
+    };
     let binding = session.get::<String>(CONNECT_BINDING).ok().flatten();
-    if let Err(e) = connect::take_state(
-        &state.db,
-        &state.credential_hasher,
-        state.now(),
-        user.id,
-        param("state"),
-        binding.as_deref(),
-    )
-    .await
-    {
-        return match e {
-            ConnectError::Db(e) => Err(PageError::internal(e)),
-            other => problem(&state, &session, user, other.to_string()),
-        };
-    }
-    if let Some(error) = param("error") {
-        let description = param("error_description").unwrap_or(error);
-        flash(
-            &session,
-            "error",
-            format!("Stripe did not connect your account: {description}"),
-        );
-        return Ok(see_other(TAB));
-    }
-    let Some(code) = param("code").filter(|c| !c.is_empty()) else {
-        return problem(
-            &state,
-            &session,
-            user,
-            "Stripe's answer carried neither a code nor an error. Start again with Connect with Stripe.".into(),
-        );
-    };
-    let client = match state.stripe.client(&state.db, &state.secret_box).await {
-        Ok(client) => client,
-        Err(e) => return problem(&state, &session, user, e.to_string()),
-    };
-    let token = match client.exchange_code(code).await {
-        Ok(token) => token,
-        Err(e) => {
-            let message = format!("Stripe did not complete the connection: {e}. Start again with Connect with Stripe.");
-            return problem(&state, &session, user, message);
-        }
-    };
-    let account = token.stripe_user_id.clone();
     let actor = user_actor(&user, &req, &state);
-    match connect::store_connection(
-        &state.db,
-        &state.secret_box,
-        state.now(),
-        user.id,
-        token,
-        actor,
-    )
-    .await
+    match state
+        .connections
+        .complete(user.id, binding.as_deref(), callback, actor)
+        .await
     {
-        Ok(()) => {
+        Ok(account) => {
             flash(
                 &session,
                 "success",
                 format!("Connected to Stripe account {account}."),
             );
+            Ok(see_other(TAB))
+        }
+        Err(e @ ConnectError::Denied { .. }) => {
+            flash(&session, "error", e.to_string());
             Ok(see_other(TAB))
         }
         Err(ConnectError::Db(e)) => Err(PageError::internal(e)),

@@ -204,6 +204,7 @@ async fn client_create(
     let (client, secret) = clients::register(
         &state.db,
         &state.credential_hasher,
+        &state.oauth.cors,
         user.id,
         registration,
         actor,
@@ -273,6 +274,7 @@ async fn client_delete(
     let actor = user_actor(&user, &req, &state);
     let client = clients::delete(
         &state.db,
+        &state.oauth.cors,
         Some(user.id),
         path.into_inner(),
         actor,

@@ -49,6 +49,7 @@ pub async fn register(app: &TestApp, owner: &User, form: ClientForm) -> (Client,
     clients::register(
         &app.state.db,
         &app.state.credential_hasher,
+        &app.state.oauth.cors,
         owner.id,
         registration,
         Actor::system("test"),

@@ -1,0 +1,114 @@
+//! The request of the endpoints where a client authenticates (`/o/token/`,
+//! `/o/introspect/`, `/o/revoke_token/`): an `application/x-www-form-urlencoded` body,
+//! parsed once, and the client it presents (HTTP Basic or `client_id`/`client_secret`
+//! in the body, RFC 6749 §2.3.1).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+
+use crate::oauth::params::Params;
+use crate::oauth::token_request::{self, PresentedClient};
+use crate::oauth::OAuthError;
+
+use super::error::{oauth_error_response, status};
+
+/// The parsed form and the client it presents (no `Debug`: it holds the secret).
+pub struct ClientForm {
+    pub presented: PresentedClient,
+    pub params: Params,
+}
+
+/// A form that could not be read, answered in RFC 6749 §5.2 JSON. Carries the
+/// `client_id` the body named, when it could be parsed, so that a browser client still
+/// gets its CORS headers on the error.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct RejectedForm {
+    pub error: OAuthError,
+    pub client_id: Option<String>,
+}
+
+impl ResponseError for RejectedForm {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        status(&self.error)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        oauth_error_response(&self.error)
+    }
+}
+
+impl From<OAuthError> for RejectedForm {
+    fn from(error: OAuthError) -> Self {
+        Self {
+            error,
+            client_id: None,
+        }
+    }
+}
+
+fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media_type| {
+            media_type
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+fn authorization(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| OAuthError::InvalidClient("malformed Authorization header".into()))
+        })
+        .transpose()
+}
+
+fn read(req: &HttpRequest, body: &[u8]) -> Result<ClientForm, RejectedForm> {
+    if !is_form(req) {
+        return Err(OAuthError::invalid_request(
+            "send the parameters as application/x-www-form-urlencoded",
+        )
+        .into());
+    }
+    let params = Params::parse(body)?;
+    match authorization(req).and_then(|basic| token_request::presented_client(basic, &params)) {
+        Ok(presented) => Ok(ClientForm { presented, params }),
+        Err(error) => Err(RejectedForm {
+            error,
+            client_id: params.get("client_id").ok().flatten().map(str::to_owned),
+        }),
+    }
+}
+
+impl FromRequest for ClientForm {
+    type Error = RejectedForm;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(|_| {
+                RejectedForm::from(OAuthError::invalid_request("the body could not be read"))
+            })?;
+            read(&req, &body)
+        })
+    }
+}
+
+impl ClientForm {
+    /// The `client_id` the request presented.
+    pub fn client_id(&self) -> Option<&str> {
+        self.presented.client_id()
+    }
+}
