@@ -8,7 +8,7 @@ pub use passwords::{hash_password, verify_password};
 
 use crate::clock::Clock;
 use crate::config::ThrottleSettings;
-use crate::db::{self, users, DbError};
+use crate::db::{self, users, Committed, DbError};
 use crate::events::{AccountEvent, Actor, Database, DomainEvent};
 
 pub use crate::db::users::User;
@@ -158,18 +158,17 @@ pub async fn create_account(
             e if e.is_unique_violation() => AccountError::EmailTaken,
             e => AccountError::Db(e),
         })?;
-        tx.publish(DomainEvent {
-            actor: Actor {
+        tx.publish(DomainEvent::new(
+            Actor {
                 user_id: actor.user_id.or(Some(user.id)),
                 ..actor
             },
-            occurred_at: now,
-            kind: AccountEvent::Created {
+            now,
+            AccountEvent::Created {
                 email: user.email.clone(),
                 is_admin: user.is_admin,
-            }
-            .into(),
-        });
+            },
+        ));
         Ok(user)
     })
     .await
@@ -215,11 +214,11 @@ pub async fn authenticate(
     if let Some(retry_after_seconds) = blocked {
         let event_email = email.clone();
         db.write(move |tx| {
-            tx.publish(DomainEvent {
-                actor: Actor::anonymous(ip),
-                occurred_at: now,
-                kind: AccountEvent::LoginThrottled { email: event_email }.into(),
-            });
+            tx.publish(DomainEvent::new(
+                Actor::anonymous(ip),
+                now,
+                AccountEvent::LoginThrottled { email: event_email },
+            ));
             Ok::<_, AccountError>(())
         })
         .await?;
@@ -242,40 +241,38 @@ pub async fn authenticate(
     .await
     .map_err(|e| DbError::Task(e.to_string()))?;
 
-    // The failure is committed (Ok from the closure), then reported as an error.
-    let outcome: Result<Result<User, AccountError>, AccountError> = db
-        .write(move |tx| match user {
-            Some(user) if verified => {
-                db::auth_failures::clear(tx.conn, throttle::LOGIN_ACCOUNT, &user.email)?;
-                tx.publish(DomainEvent {
-                    actor: Actor::user(user.id, &user.email, ip),
-                    occurred_at: now,
-                    kind: AccountEvent::LoggedIn {
-                        email: user.email.clone(),
-                    }
-                    .into(),
-                });
-                Ok(Ok(user))
+    // A failure is counted and committed, then reported.
+    db.write(move |tx| match user {
+        Some(user) if verified => {
+            db::auth_failures::clear(tx.conn, throttle::LOGIN_ACCOUNT, &user.email)?;
+            tx.publish(DomainEvent::new(
+                Actor::user(user.id, &user.email, ip),
+                now,
+                AccountEvent::LoggedIn {
+                    email: user.email.clone(),
+                },
+            ));
+            Ok::<_, AccountError>(Committed::Done(user))
+        }
+        user => {
+            throttle.record(tx.conn, throttle::LOGIN_ACCOUNT, &email)?;
+            if let Some(ip) = &ip {
+                throttle.record(tx.conn, throttle::LOGIN_IP, ip)?;
             }
-            user => {
-                throttle.record(tx.conn, throttle::LOGIN_ACCOUNT, &email)?;
-                if let Some(ip) = &ip {
-                    throttle.record(tx.conn, throttle::LOGIN_IP, ip)?;
-                }
-                tx.publish(DomainEvent {
-                    actor: Actor {
-                        user_id: user.map(|u| u.id),
-                        label: None,
-                        ip,
-                    },
-                    occurred_at: now,
-                    kind: AccountEvent::LoginFailed { email }.into(),
-                });
-                Ok(Err(AccountError::WrongCredentials))
-            }
-        })
-        .await;
-    outcome?
+            tx.publish(DomainEvent::new(
+                Actor {
+                    user_id: user.map(|u| u.id),
+                    label: None,
+                    ip,
+                },
+                now,
+                AccountEvent::LoginFailed { email },
+            ));
+            Ok(Committed::Refused(AccountError::WrongCredentials))
+        }
+    })
+    .await?
+    .into_result()
 }
 
 pub async fn find_user(db: &Database, id: i64) -> Result<Option<User>, AccountError> {
@@ -297,14 +294,13 @@ pub async fn record_logout(
     user: &User,
     ip: Option<String>,
 ) -> Result<(), AccountError> {
-    let event = DomainEvent {
-        actor: Actor::user(user.id, &user.email, ip),
-        occurred_at: clock.now(),
-        kind: AccountEvent::LoggedOut {
+    let event = DomainEvent::new(
+        Actor::user(user.id, &user.email, ip),
+        clock.now(),
+        AccountEvent::LoggedOut {
             email: user.email.clone(),
-        }
-        .into(),
-    };
+        },
+    );
     db.write(move |tx| {
         tx.publish(event);
         Ok(())

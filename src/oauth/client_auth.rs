@@ -6,7 +6,9 @@
 use crate::accounts::throttle::Throttle;
 use crate::crypto::constant_time_eq;
 use crate::db::{oauth_clients, Committed, DbConnection};
-use crate::events::{Actor, OAuthEvent, Tx};
+use std::sync::Arc;
+
+use crate::events::{Actor, Database, OAuthEvent, Tx};
 
 use super::client::Client;
 use super::error::OAuthError;
@@ -21,7 +23,7 @@ pub struct AuthFailure {
 }
 
 impl AuthFailure {
-    fn refused(description: &str) -> Self {
+    pub fn refused(description: &str) -> Self {
         Self {
             error: OAuthError::InvalidClient(description.into()),
             count_failure: None,
@@ -106,6 +108,27 @@ pub fn authenticate_counting(
             }
             Ok(Committed::Refused(failure.error))
         }
+    }
+}
+
+/// For a use case that only reads: records `failure` in a transaction of its own if it
+/// counts toward the throttle, and returns the error to answer.
+pub async fn count_failure(
+    db: &Database,
+    ctx: Arc<OAuthContext>,
+    failure: AuthFailure,
+    ip: Option<String>,
+    now: i64,
+) -> OAuthError {
+    let Some(client_id) = failure.count_failure else {
+        return failure.error;
+    };
+    match db
+        .write(move |tx| record_failure(tx, &ctx, &client_id, ip, now))
+        .await
+    {
+        Ok(()) => failure.error,
+        Err(e) => e,
     }
 }
 

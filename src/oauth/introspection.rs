@@ -12,7 +12,7 @@ use crate::events::Database;
 
 use super::access_token::Claims;
 use super::client::{user_subject, Client};
-use super::client_auth;
+use super::client_auth::{self, AuthFailure};
 use super::error::OAuthError;
 use super::refresh_token;
 use super::resource::{self, BearerError};
@@ -91,14 +91,11 @@ pub async fn introspect(
             let caller = match client_auth::authenticate(conn, &run_ctx, &presented, now)? {
                 Ok(client) if client.is_confidential() => client,
                 Ok(_) => {
-                    return Ok(Err((
-                        OAuthError::InvalidClient(
-                            "introspection is for confidential clients".into(),
-                        ),
-                        None,
+                    return Ok(Err(AuthFailure::refused(
+                        "introspection is for confidential clients",
                     )))
                 }
-                Err(failure) => return Ok(Err((failure.error, failure.count_failure))),
+                Err(failure) => return Ok(Err(failure)),
             };
             let answer = match candidate {
                 Presented::AccessToken(claims) => access_token(conn, &caller, &claims)?,
@@ -110,12 +107,8 @@ pub async fn introspect(
         .await?;
     match outcome {
         Ok(answer) => Ok(answer),
-        Err((error, Some(client_id))) => {
-            db.write(move |tx| client_auth::record_failure(tx, &ctx, &client_id, ip, now))
-                .await?;
-            Err(error)
-        }
-        Err((error, None)) => Err(error),
+        // Introspection only reads; a failure that counts is written on its own.
+        Err(failure) => Err(client_auth::count_failure(db, ctx, failure, ip, now).await),
     }
 }
 

@@ -278,13 +278,9 @@ pub async fn save(
                 updated_by: actor.user_id,
             },
         )?;
-        tx.publish(DomainEvent {
-            actor: actor.clone(),
-            occurred_at: now,
-            kind: StripeEvent::SettingsSaved {
+        tx.publish(DomainEvent::new(actor.clone(), now, StripeEvent::SettingsSaved {
                 livemode: secret_mode.is_live(),
-            }.into(),
-        });
+            }));
         if let Some(secret) = new_webhook_secret {
             let hint = mask_secret(&secret);
             stripe_settings::add_webhook_secret(
@@ -295,11 +291,11 @@ pub async fn save(
                     created_at: now,
                 },
             )?;
-            tx.publish(DomainEvent {
+            tx.publish(DomainEvent::new(
                 actor,
-                occurred_at: now,
-                kind: StripeEvent::WebhookSecretAdded { hint }.into(),
-            });
+                now,
+                StripeEvent::WebhookSecretAdded { hint },
+            ));
         }
         Ok(())
     })
@@ -322,11 +318,11 @@ pub async fn remove_webhook_secret(
             return Ok(false);
         };
         stripe_settings::delete_webhook_secret(tx.conn, id)?;
-        tx.publish(DomainEvent {
+        tx.publish(DomainEvent::new(
             actor,
-            occurred_at: now,
-            kind: StripeEvent::WebhookSecretRemoved { hint }.into(),
-        });
+            now,
+            StripeEvent::WebhookSecretRemoved { hint },
+        ));
         Ok(true)
     })
     .await

@@ -5,6 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::stripe::inbox::WebhookError;
 use crate::web::AppState;
 
 /// Largest event body accepted.
@@ -34,7 +35,15 @@ async fn stripe_webhook(
             HttpResponse::Ok().json(json!({"received": true, "outcome": outcome}))
         }
         Err(e) if e.is_bad_delivery() => {
-            tracing::warn!(reason = %e, "webhook refused");
+            match &e {
+                WebhookError::Signature(_) => {
+                    tracing::warn!(reason = %e, "webhook signature rejected")
+                }
+                WebhookError::NotConfigured(cause) => {
+                    tracing::warn!(error = %cause, "webhook received but Stripe is not configured")
+                }
+                _ => tracing::warn!(reason = %e, "webhook refused"),
+            }
             HttpResponse::BadRequest().json(json!({ "error": e.to_string() }))
         }
         Err(e) => {
