@@ -14,9 +14,9 @@
 /// into each arm, so a query that names its backend (`as_select()`) is typed per arm.
 macro_rules! on_each_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::db::DbConnection::Sqlite($c) => $body,
-            $crate::db::DbConnection::Postgres($c) => $body,
+        match &mut $conn.0 {
+            $crate::db::Backend::Sqlite($c) => $body,
+            $crate::db::Backend::Postgres($c) => $body,
         }
     };
 }
@@ -123,7 +123,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::ManageConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -132,10 +132,25 @@ pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// A connection to either backend. Queries written once against this type run on both.
+/// Only `db` reaches it, through [`DbConnection`].
 #[derive(diesel::MultiConnection)]
-pub enum DbConnection {
+pub enum Backend {
     Postgres(diesel::PgConnection),
     Sqlite(diesel::SqliteConnection),
+}
+
+/// The connection use cases are handed, and `db`'s queries take. Its backend is
+/// private to `db`: outside it no SQL can be run on it, and no transaction opened or
+/// nested (ADR 0003: one use case, one transaction, which [`Database`] opens).
+pub struct DbConnection(Backend);
+
+impl DbConnection {
+    /// The raw connection, for tools and tests that inspect or repair the database as an
+    /// operator would with `psql` or `sqlite3`, on a connection of their own
+    /// ([`ConnectionManager::connect`]); use cases never get one.
+    pub fn into_backend(self) -> Backend {
+        self.0
+    }
 }
 
 /// Which database a URL names, decided by its scheme.
@@ -256,10 +271,10 @@ impl ConnectionManager {
         self
     }
 
-    fn connect(&self) -> Result<DbConnection, DbError> {
+    pub fn connect(&self) -> Result<DbConnection, DbError> {
         match &self.url {
             DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
-                .map(DbConnection::Postgres)
+                .map(|c| DbConnection(Backend::Postgres(c)))
                 .map_err(|e| DbError::Connect(e.to_string())),
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = diesel::SqliteConnection::establish(path)
@@ -276,7 +291,7 @@ impl ConnectionManager {
                     conn.batch_execute("PRAGMA query_only = ON;")
                         .map_err(|e| DbError::Connect(e.to_string()))?;
                 }
-                Ok(DbConnection::Sqlite(conn))
+                Ok(DbConnection(Backend::Sqlite(conn)))
             }
         }
     }
@@ -291,13 +306,24 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
-        conn.batch_execute("SELECT 1").map_err(DbError::from)
+        conn.0.batch_execute("SELECT 1").map_err(DbError::from)
     }
 
     /// A connection left inside a failed transaction is not handed out again.
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        diesel::r2d2::R2D2Connection::is_broken(conn)
+        diesel::r2d2::R2D2Connection::is_broken(&mut conn.0)
     }
+}
+
+/// Undoes every applied migration, newest first (the down migrations' test; an
+/// operator's last resort).
+pub fn revert_all_migrations(url: &DatabaseUrl) -> Result<(), DbError> {
+    let conn = ConnectionManager::new(url.clone()).connect()?;
+    match conn.0 {
+        Backend::Sqlite(mut c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(drop),
+        Backend::Postgres(mut c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(drop),
+    }
+    .map_err(|e| DbError::Migration(e.to_string()))
 }
 
 /// Applies the backend's embedded migrations on a dedicated connection.
@@ -313,8 +339,8 @@ pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
     }
     let manager = ConnectionManager::new(url.clone());
     let conn = manager.connect()?;
-    let applied = match conn {
-        DbConnection::Sqlite(mut c) => {
+    let applied = match conn.0 {
+        Backend::Sqlite(mut c) => {
             c.batch_execute("PRAGMA journal_mode = WAL;")
                 .map_err(|e| DbError::Migration(e.to_string()))?;
             c.run_pending_migrations(SQLITE_MIGRATIONS)
@@ -323,7 +349,7 @@ pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
                 .map(|v| v.to_string())
                 .collect()
         }
-        DbConnection::Postgres(mut c) => c
+        Backend::Postgres(mut c) => c
             .run_pending_migrations(POSTGRES_MIGRATIONS)
             .map_err(|e| DbError::Migration(e.to_string()))?
             .iter()
@@ -510,7 +536,7 @@ impl<H: AfterUseCase> Database<H> {
         E: From<DbError>,
     {
         let mut conn = self.readers.get().map_err(DbError::from)?;
-        if let DbConnection::Postgres(_) = &*conn {
+        if let Backend::Postgres(_) = &conn.0 {
             return use_case(&mut conn);
         }
         // One snapshot for every statement of the use case. It only read, so ending
@@ -521,7 +547,7 @@ impl<H: AfterUseCase> Database<H> {
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| use_case(&mut conn)));
         if control::run(&mut conn, control::Commit).is_err() {
-            let _ = conn.batch_execute("ROLLBACK");
+            let _ = conn.0.batch_execute("ROLLBACK");
         }
         outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
@@ -563,17 +589,29 @@ impl<H: AfterUseCase> Database<H> {
         F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E>,
         E: From<DbError>,
     {
+        type Transactions = <Backend as Connection>::TransactionManager;
         let mut conn = self.readers.get().map_err(DbError::from)?;
-        let hook = &*self.hook;
-        conn.transaction::<T, TxError<E>, _>(|conn| {
-            run_use_case(conn, hook, use_case).map_err(TxError::UseCase)
-        })
-        .map_err(TxError::into_use_case_error)
+        Transactions::begin_transaction(&mut conn.0).map_err(DbError::from)?;
+        // A panic leaves the transaction open; the pool then sees the connection as
+        // broken (`has_broken`) and closes it, which rolls it back.
+        match run_use_case(&mut conn, &*self.hook, use_case) {
+            Ok(value) => {
+                Transactions::commit_transaction(&mut conn.0).map_err(DbError::from)?;
+                Ok(value)
+            }
+            Err(error) => {
+                // The use case's error is the answer; a failed rollback leaves the
+                // connection broken, and the pool closes it.
+                let _ = Transactions::rollback_transaction(&mut conn.0);
+                Err(error)
+            }
+        }
     }
 
     /// A cheap round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.read(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
+        self.read(|conn| Ok(conn.0.batch_execute("SELECT 1")?))
+            .await
     }
 }
 
@@ -595,28 +633,6 @@ where
     tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
         .map_err(|e| E::from(DbError::Task(e.to_string())))?
-}
-
-/// Lets a use case's own error type travel through diesel's transaction, which needs
-/// an error it can build from `diesel::result::Error` (for COMMIT/ROLLBACK failures).
-enum TxError<E> {
-    UseCase(E),
-    Db(diesel::result::Error),
-}
-
-impl<E: From<DbError>> TxError<E> {
-    fn into_use_case_error(self) -> E {
-        match self {
-            TxError::UseCase(e) => e,
-            TxError::Db(e) => E::from(DbError::Query(e)),
-        }
-    }
-}
-
-impl<E> From<diesel::result::Error> for TxError<E> {
-    fn from(e: diesel::result::Error) -> Self {
-        TxError::Db(e)
-    }
 }
 
 #[cfg(test)]
@@ -655,7 +671,7 @@ mod tests {
         // LIMIT are re-prepared on every execution.
         let dir = tempfile::tempdir().expect("tempdir");
         let url = DatabaseUrl::Sqlite(dir.path().join("options.db").display().to_string());
-        let mut conn = ConnectionManager::new(url).connect().expect("connection");
+        let mut conn = ConnectionManager::new(url).connect().expect("connection").0;
         #[derive(QueryableByName)]
         struct CompileOption {
             #[diesel(sql_type = diesel::sql_types::Text)]

@@ -67,12 +67,13 @@ impl Writer {
         // backstop, at twice the restart size: on a machine so loaded that the
         // checkpointer thread does not get to run, the writer copies the pages itself
         // and its next transaction starts the WAL over.
-        conn.batch_execute(&format!(
-            "PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}; \
+        conn.0
+            .batch_execute(&format!(
+                "PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}; \
              PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}; \
              PRAGMA cache_size = -{WRITER_CACHE_KIB};"
-        ))
-        .map_err(|e| DbError::Connect(e.to_string()))?;
+            ))
+            .map_err(|e| DbError::Connect(e.to_string()))?;
         let (jobs, queue) = mpsc::channel();
         // The writer tells the checkpointer that it committed; a full channel means
         // the checkpointer has yet to look, and that is all it needs to know.
@@ -282,7 +283,7 @@ fn checkpoint(conn: &mut DbConnection, mode: Checkpoint) -> diesel::QueryResult<
         Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
         Checkpoint::Restart => "PRAGMA wal_checkpoint(RESTART)",
     };
-    diesel::sql_query(sql).get_result(conn)
+    diesel::sql_query(sql).get_result(&mut conn.0)
 }
 
 /// The writer thread: one batch per turn until every handle is gone.
@@ -298,7 +299,7 @@ fn serve(mut conn: DbConnection, queue: &mpsc::Receiver<Box<dyn Job>>, wal: &Wal
         if commit.is_ok() {
             wal.after_commit();
         } else {
-            let _ = conn.batch_execute("ROLLBACK");
+            let _ = conn.0.batch_execute("ROLLBACK");
             tracing::error!(error = ?commit, jobs = batch.len(), "a group of writes could not commit");
         }
         for job in batch {
@@ -323,7 +324,7 @@ fn run_batch(
     let kept = run_guarded(conn, first.as_mut());
     batch.push(first);
     if !kept {
-        return conn.batch_execute("ROLLBACK").map_err(|e| e.to_string());
+        return conn.0.batch_execute("ROLLBACK").map_err(|e| e.to_string());
     }
     while batch.len() < MAX_BATCH {
         let Ok(mut job) = queue.try_recv() else {
@@ -352,7 +353,8 @@ fn run_in_savepoint(conn: &mut DbConnection, job: &mut dyn Job) -> Result<(), St
     if run_guarded(conn, job) {
         control::run(conn, control::Release)
     } else {
-        conn.batch_execute("ROLLBACK TO use_case; RELEASE use_case")
+        conn.0
+            .batch_execute("ROLLBACK TO use_case; RELEASE use_case")
     }
     .map_err(|e| e.to_string())
 }
@@ -384,7 +386,7 @@ mod tests {
                 auth_failures::table
                     .select(auth_failures::subject)
                     .order(auth_failures::subject.asc())
-                    .load(conn)?,
+                    .load(&mut conn.0)?,
             )
         })
         .expect("rows")

@@ -75,26 +75,20 @@ async fn saved_stripe_secrets_are_shown_masked_and_stored_encrypted() {
     assert!(!page.contains("whsec_testsigningsecret0001"));
 
     // Read the raw rows: no plaintext anywhere.
-    let db_url = app.state.db.url().clone();
-    let raw: Vec<u8> = tokio::task::spawn_blocking(move || {
-        use bridgekeeper::db::schema::{
-            stripe_platform_settings as s, stripe_webhook_secrets as w,
-        };
-        let manager = bridgekeeper::db::ConnectionManager::new(db_url);
-        let mut conn = r2d2::ManageConnection::connect(&manager).expect("connect");
-        let mut key: Vec<u8> = s::table
-            .select(s::secret_key_sealed)
-            .first(&mut conn)
-            .expect("row");
-        let secret: Vec<u8> = w::table
-            .select(w::secret_sealed)
-            .first(&mut conn)
-            .expect("row");
-        key.extend(secret);
-        key
-    })
-    .await
-    .expect("task");
+    let raw: Vec<u8> = app
+        .raw_database(|conn| {
+            use bridgekeeper::db::schema::{
+                stripe_platform_settings as s, stripe_webhook_secrets as w,
+            };
+            let mut key: Vec<u8> = s::table
+                .select(s::secret_key_sealed)
+                .first(conn)
+                .expect("row");
+            let secret: Vec<u8> = w::table.select(w::secret_sealed).first(conn).expect("row");
+            key.extend(secret);
+            key
+        })
+        .await;
     let raw = String::from_utf8_lossy(&raw);
     assert!(!raw.contains("sk_test_51Platform"));
     assert!(!raw.contains("whsec_testsigning"));

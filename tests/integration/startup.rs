@@ -156,24 +156,12 @@ async fn expired_failed_login_records_are_pruned() {
 
 #[tokio::test]
 async fn every_down_migration_undoes_its_up_migration() {
-    use diesel_migrations::MigrationHarness;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDatabase::create(dir.path()).await;
     let url = bridgekeeper::db::DatabaseUrl::parse(db.url()).expect("url");
     tokio::task::spawn_blocking(move || {
         bridgekeeper::db::run_migrations(&url).expect("up");
-        let manager = bridgekeeper::db::ConnectionManager::new(url.clone());
-        let conn = r2d2::ManageConnection::connect(&manager).expect("connect");
-        match conn {
-            bridgekeeper::db::DbConnection::Sqlite(mut c) => {
-                c.revert_all_migrations(bridgekeeper::db::SQLITE_MIGRATIONS)
-                    .expect("down");
-            }
-            bridgekeeper::db::DbConnection::Postgres(mut c) => {
-                c.revert_all_migrations(bridgekeeper::db::POSTGRES_MIGRATIONS)
-                    .expect("down");
-            }
-        }
+        bridgekeeper::db::revert_all_migrations(&url).expect("down");
         // Up again from nothing: the down migrations left no table behind.
         bridgekeeper::db::run_migrations(&url).expect("up again");
     })

@@ -57,17 +57,14 @@ async fn connect_redirects_to_stripe_with_every_parameter_and_a_hashed_single_us
     assert!(state.len() >= 43, "32 random bytes, base64url: {state}");
 
     // Stored hashed, bound to the business, valid for 10 minutes.
-    let db = app.state.db.clone();
-    let rows = db
-        .read(move |conn| {
-            Ok::<_, bridgekeeper::db::DbError>(
-                bridgekeeper::db::schema::stripe_connect_states::table
-                    .select(stripe_connect_states::ConnectState::as_select())
-                    .load(conn)?,
-            )
+    let rows = app
+        .raw_database(|conn| {
+            bridgekeeper::db::schema::stripe_connect_states::table
+                .select(stripe_connect_states::ConnectState::as_select())
+                .load(conn)
+                .expect("rows")
         })
-        .await
-        .expect("rows");
+        .await;
     assert_eq!(rows.len(), 1);
     assert_ne!(rows[0].state_hash, state);
     assert!(!rows[0].state_hash.contains(&state));

@@ -118,14 +118,12 @@ async fn every_api_error_in_the_guide_is_answered_with_its_status_and_no_other()
     api.record(&write, &alice).await; // 409 stripe_not_connected
 
     // A database that lost a table: the server's own failure, without details.
-    app.state
-        .db
-        .write(|tx| {
-            diesel::sql_query("DROP TABLE customer_subscriptions").execute(tx.conn)?;
-            Ok::<_, bridgekeeper::db::DbError>(())
-        })
-        .await
-        .expect("drop a table");
+    app.raw_database(|conn| {
+        diesel::sql_query("DROP TABLE customer_subscriptions")
+            .execute(conn)
+            .expect("drop a table")
+    })
+    .await;
     api.get("/api/customers/", Some(&write)).await; // 500 internal_error
 
     let mut documented = table("### Bearer tokens at `/api/`");

@@ -400,17 +400,14 @@ async fn an_authorization_request_from_the_session_of_a_deleted_user_asks_for_lo
     let visitor = app.create_account("visitor@elsewhere.test", false).await;
     app.log_in("visitor@elsewhere.test", PASSWORD).await;
     let visitor_id = visitor.id;
-    app.state
-        .db
-        .write(move |tx| {
-            diesel::connection::SimpleConnection::batch_execute(
-                tx.conn,
-                &format!("DELETE FROM users WHERE id = {visitor_id}"),
-            )
-            .map_err(bridgekeeper::db::DbError::from)
-        })
-        .await
-        .expect("delete the user");
+    app.raw_database(move |conn| {
+        diesel::connection::SimpleConnection::batch_execute(
+            conn,
+            &format!("DELETE FROM users WHERE id = {visitor_id}"),
+        )
+        .expect("delete the user")
+    })
+    .await;
     let path = authorize_path(&authorize_query(&client.client_id, &Pkce::new(), &[]));
     let response = app.get(&path).await;
     let ended: Vec<&str> = response

@@ -63,6 +63,23 @@ impl TestApp {
     }
 
     /// Another browser (its own cookie jar) logged in as `email` with the test password.
+    /// Runs `work` on a database connection of its own, outside the service (as an
+    /// operator would with `psql` or `sqlite3`): to read raw rows or to break
+    /// something on purpose.
+    pub async fn raw_database<T, W>(&self, work: W) -> T
+    where
+        W: FnOnce(&mut bridgekeeper::db::Backend) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let manager = bridgekeeper::db::ConnectionManager::new(self.state.db.url().clone());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = manager.connect().expect("connect").into_backend();
+            work(&mut conn)
+        })
+        .await
+        .expect("raw database work")
+    }
+
     pub async fn logged_in_client(&self, email: &str) -> reqwest::Client {
         let browser = self.new_client();
         let page = browser
