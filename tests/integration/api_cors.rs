@@ -7,6 +7,8 @@ use reqwest::header::{
 };
 use reqwest::{Method, StatusCode};
 
+use bridgekeeper::oauth::cors::STALE_AFTER_SECONDS;
+
 use crate::oauth::{business_with_spa, SPA_ORIGIN};
 use crate::support::TestApp;
 
@@ -75,4 +77,36 @@ async fn an_origin_no_client_registered_gets_no_cors_headers() {
         .await
         .expect("GET");
     assert!(!answer.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN));
+}
+
+fn allows(answer: &reqwest::Response) -> bool {
+    answer.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN)
+}
+
+#[tokio::test]
+async fn an_origin_registered_at_one_instance_is_allowed_at_every_instance_within_five_seconds() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::builder()
+        .sharing_database_with(&first)
+        .spawn()
+        .await;
+    assert!(
+        !allows(&preflight(&second, SPA_ORIGIN).await),
+        "no client yet"
+    );
+
+    business_with_spa(&first).await;
+    assert!(
+        allows(&preflight(&first, SPA_ORIGIN).await),
+        "at once where the client was registered"
+    );
+    assert!(
+        !allows(&preflight(&second, SPA_ORIGIN).await),
+        "the other instance's copy is still fresh"
+    );
+    first.clock.advance(STALE_AFTER_SECONDS);
+    assert!(
+        allows(&preflight(&second, SPA_ORIGIN).await),
+        "and at most {STALE_AFTER_SECONDS} s old"
+    );
 }

@@ -416,3 +416,56 @@ async fn delayed_deliveries_arrive_later() {
     }
     assert!(revoked, "the delayed webhook arrived and was applied");
 }
+
+#[tokio::test]
+async fn an_event_whose_effects_cannot_be_applied_is_not_recorded_so_stripe_sends_it_again() {
+    let app = TestApp::spawn().await;
+    let user_id = app.logged_in_business("owner@acme.test").await.id;
+    let account = app.connect_stripe(None).await;
+    let (customer, object) = app.emulator().inspect(|m| {
+        let acct = &m.accounts[&account];
+        let sub = acct
+            .subscriptions
+            .iter()
+            .find(|s| s.status == "active")
+            .expect("active")
+            .clone();
+        (
+            sub.customer.clone(),
+            acct.subscription_json(&sub, "2026-10-28.endive", false, false),
+        )
+    });
+    app.state
+        .customers
+        .record(user_id, &customer, None, Actor::system("test"))
+        .await
+        .expect("recorded");
+    // The cache cannot be written: applying the event fails.
+    app.raw_database(|conn| {
+        diesel::connection::SimpleConnection::batch_execute(
+            conn,
+            "DROP TABLE customer_subscriptions",
+        )
+        .expect("drop the cache's table")
+    })
+    .await;
+    app.clock.advance(10);
+    let event = app
+        .emulator()
+        .event("customer.subscription.updated", Some(&account), object);
+
+    let response = app.send_event(&event).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "a failure Stripe retries"
+    );
+    let event_id = event["id"].as_str().unwrap_or_default();
+    assert!(
+        stored_events(&app, &account)
+            .await
+            .iter()
+            .all(|e| e.event_id != event_id),
+        "not recorded, so the redelivery is not taken for a duplicate"
+    );
+}
