@@ -13,7 +13,7 @@ use crate::clock::SharedClock;
 use crate::crypto::SecretBox;
 use crate::db::customer_subscriptions::{self, SubscriptionForm};
 use crate::db::customers::{self as records, CustomerFields, CustomerRecord, NewCustomerRecord};
-use crate::db::stripe_connections::STATUS_CONNECTED;
+use crate::db::types::ConnectionStatus;
 use crate::db::{DbConnection, DbError};
 use crate::events::{Actor, CustomerEvent, Database, DomainEvent};
 use crate::stripe::bridge::StripeBridge;
@@ -143,7 +143,7 @@ impl Customers {
     /// The business's connected account, or `NotConnected`.
     async fn connected_account(&self, user_id: i64) -> Result<String, CustomerError> {
         match connect::connection(&self.db, user_id).await? {
-            Some(c) if c.status == STATUS_CONNECTED => Ok(c.stripe_user_id),
+            Some(c) if c.status == ConnectionStatus::Connected => Ok(c.stripe_user_id),
             _ => Err(CustomerError::NotConnected),
         }
     }

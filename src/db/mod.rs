@@ -114,6 +114,7 @@ pub mod stripe_connect_states;
 pub mod stripe_connections;
 pub mod stripe_settings;
 pub mod stripe_webhook_events;
+pub mod types;
 pub mod users;
 mod writer;
 

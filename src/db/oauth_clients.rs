@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use super::oauth_grants::OAuthGrant;
 use super::schema::{oauth_clients, oauth_grants, users};
 use super::users::User;
+use super::types::ClientType;
 use super::DbConnection;
 
 /// A registered OAuth client. List columns are stored space-separated.
@@ -13,7 +14,7 @@ pub struct OAuthClient {
     pub client_id: String,
     pub owner_user_id: i64,
     pub name: String,
-    pub client_type: String,
+    pub client_type: ClientType,
     pub secret_hash: Option<String>,
     pub redirect_uris: String,
     pub grant_types: String,
@@ -30,7 +31,7 @@ pub struct NewOAuthClient<'a> {
     pub client_id: &'a str,
     pub owner_user_id: i64,
     pub name: &'a str,
-    pub client_type: &'a str,
+    pub client_type: ClientType,
     pub secret_hash: Option<&'a str>,
     pub redirect_uris: &'a str,
     pub grant_types: &'a str,

@@ -1,10 +1,9 @@
 use diesel::prelude::*;
 
 use super::schema::stripe_connections;
+use super::types::{ConnectionStatus, RevokedBy};
 use super::DbConnection;
 
-pub const STATUS_CONNECTED: &str = "connected";
-pub const STATUS_REVOKED: &str = "revoked";
 
 /// A business's link to its Stripe account (tokens sealed).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -18,10 +17,10 @@ pub struct StripeConnection {
     pub publishable_key: Option<String>,
     pub access_token_sealed: Option<Vec<u8>>,
     pub refresh_token_sealed: Option<Vec<u8>>,
-    pub status: String,
+    pub status: ConnectionStatus,
     pub connected_at: i64,
     pub revoked_at: Option<i64>,
-    pub revoked_by: Option<String>,
+    pub revoked_by: Option<RevokedBy>,
     pub updated_at: i64,
 }
 
@@ -35,10 +34,10 @@ pub struct ConnectionForm<'a> {
     pub publishable_key: Option<&'a str>,
     pub access_token_sealed: Option<&'a [u8]>,
     pub refresh_token_sealed: Option<&'a [u8]>,
-    pub status: &'a str,
+    pub status: ConnectionStatus,
     pub connected_at: i64,
     pub revoked_at: Option<i64>,
-    pub revoked_by: Option<&'a str>,
+    pub revoked_by: Option<RevokedBy>,
     pub updated_at: i64,
 }
 
@@ -60,7 +59,7 @@ pub fn connected_to_account(
 ) -> QueryResult<Vec<StripeConnection>> {
     on_each_backend!(conn, |c| stripe_connections::table
         .filter(stripe_connections::stripe_user_id.eq(stripe_user_id))
-        .filter(stripe_connections::status.eq(STATUS_CONNECTED))
+        .filter(stripe_connections::status.eq(ConnectionStatus::Connected))
         .select(StripeConnection::as_select())
         .load(c))
 }
@@ -82,14 +81,14 @@ pub fn upsert(conn: &mut DbConnection, form: &ConnectionForm<'_>) -> QueryResult
 
 /// Marks a connection revoked (only if it is still connected); returns whether it changed.
 /// The sealed tokens are dropped: they no longer work.
-pub fn revoke(conn: &mut DbConnection, id: i64, now: i64, by: &str) -> QueryResult<bool> {
+pub fn revoke(conn: &mut DbConnection, id: i64, now: i64, by: RevokedBy) -> QueryResult<bool> {
     let updated = on_each_backend!(conn, |c| diesel::update(
         stripe_connections::table
             .find(id)
-            .filter(stripe_connections::status.eq(STATUS_CONNECTED)),
+            .filter(stripe_connections::status.eq(ConnectionStatus::Connected)),
     )
     .set((
-        stripe_connections::status.eq(STATUS_REVOKED),
+        stripe_connections::status.eq(ConnectionStatus::Revoked),
         stripe_connections::revoked_at.eq(Some(now)),
         stripe_connections::revoked_by.eq(Some(by)),
         stripe_connections::access_token_sealed.eq(None::<Vec<u8>>),

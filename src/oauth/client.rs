@@ -1,33 +1,9 @@
 //! A registered client as the protocol sees it (parsed from its row).
 
 use crate::db::oauth_clients::OAuthClient;
+pub use crate::db::types::ClientType;
 
 use super::scope::ScopeSet;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientType {
-    /// SPAs and native apps: cannot keep a secret.
-    Public,
-    /// Back ends: authenticate with a secret.
-    Confidential,
-}
-
-impl ClientType {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "public" => Some(Self::Public),
-            "confidential" => Some(Self::Confidential),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Confidential => "confidential",
-        }
-    }
-}
 
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
@@ -61,7 +37,7 @@ impl From<OAuthClient> for Client {
     fn from(row: OAuthClient) -> Self {
         Self {
             pk: row.id,
-            client_type: ClientType::parse(&row.client_type).unwrap_or(ClientType::Public),
+            client_type: row.client_type,
             redirect_uris: words(&row.redirect_uris),
             grant_types: words(&row.grant_types),
             scopes: ScopeSet::from_stored(&row.scopes),

@@ -70,7 +70,7 @@ pub async fn register(
                     client_id: &client_id,
                     owner_user_id,
                     name: &registration.name,
-                    client_type: registration.client_type.as_str(),
+                    client_type: registration.client_type,
                     secret_hash: secret_hash.as_deref(),
                     redirect_uris: &redirect_uris,
                     grant_types: &grant_types,
@@ -87,7 +87,7 @@ pub async fn register(
                 OAuthEvent::ClientRegistered {
                     client_id: row.client_id.clone(),
                     name: row.name.clone(),
-                    client_type: row.client_type.clone(),
+                    client_type: row.client_type.to_string(),
                     scopes: row.scopes.clone(),
                 },
             ));

@@ -5,7 +5,8 @@
 use crate::clock::SharedClock;
 use crate::crypto::{constant_time_eq, random_token, CredentialHasher, SecretBox};
 use crate::db::stripe_connect_states::{self, NewConnectState};
-use crate::db::stripe_connections::{self, ConnectionForm, StripeConnection, STATUS_CONNECTED};
+use crate::db::stripe_connections::{self, ConnectionForm, StripeConnection};
+use crate::db::types::{ConnectionStatus, RevokedBy};
 use crate::db::DbError;
 use crate::events::{Actor, Database, DomainEvent, StripeEvent};
 use crate::stripe::bridge::StripeBridge;
@@ -26,9 +27,6 @@ pub const STATE_BYTES: usize = 32;
 const ACCESS_TOKEN_CONTEXT: &str = "stripe_connections.access_token";
 const REFRESH_TOKEN_CONTEXT: &str = "stripe_connections.refresh_token";
 
-pub const REVOKED_BY_BUSINESS: &str = "business";
-pub const REVOKED_BY_STRIPE_ANSWER: &str = "stripe_already_disconnected";
-pub const REVOKED_BY_WEBHOOK: &str = "stripe_webhook";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -215,7 +213,7 @@ async fn begin(
     let binding_hash = hasher.hash(session_binding);
     db.write(move |tx| {
         let current = stripe_connections::find_for_user(tx.conn, user_id)?;
-        if current.is_some_and(|c| c.status == STATUS_CONNECTED) {
+        if current.is_some_and(|c| c.status == ConnectionStatus::Connected) {
             return Err(ConnectError::AlreadyConnected);
         }
         stripe_connect_states::delete_expired(tx.conn, now - 86_400)?;
@@ -309,7 +307,7 @@ async fn store_connection(
                 publishable_key: token.stripe_publishable_key.as_deref(),
                 access_token_sealed: access.as_deref(),
                 refresh_token_sealed: refresh.as_deref(),
-                status: STATUS_CONNECTED,
+                status: ConnectionStatus::Connected,
                 connected_at: now,
                 revoked_at: None,
                 revoked_by: None,
@@ -357,7 +355,7 @@ async fn disconnect(
 ) -> Result<Disconnected, ConnectError> {
     let current = connection(db, user_id)
         .await?
-        .filter(|c| c.status == STATUS_CONNECTED)
+        .filter(|c| c.status == ConnectionStatus::Connected)
         .ok_or(ConnectError::NotConnected)?;
     let outcome = match client.deauthorize(&current.stripe_user_id).await {
         Ok(_) => Disconnected::Revoked,
@@ -365,8 +363,8 @@ async fn disconnect(
         Err(e) => return Err(e.into()),
     };
     let by = match outcome {
-        Disconnected::Revoked => REVOKED_BY_BUSINESS,
-        Disconnected::AlreadyDisconnected => REVOKED_BY_STRIPE_ANSWER,
+        Disconnected::Revoked => RevokedBy::Business,
+        Disconnected::AlreadyDisconnected => RevokedBy::StripeAlreadyDisconnected,
     };
     db.write(move |tx| {
         if stripe_connections::revoke(tx.conn, current.id, now, by)? {
@@ -375,7 +373,7 @@ async fn disconnect(
                 now,
                 StripeEvent::Disconnected {
                     account: current.stripe_user_id,
-                    by,
+                    by: by.as_str(),
                 },
             ));
         }

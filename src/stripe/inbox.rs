@@ -9,11 +9,11 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::crypto::SecretBox;
 use crate::db::stripe_connections;
+use crate::db::types::RevokedBy;
 use crate::db::stripe_webhook_events::{self, NewWebhookEvent};
 use crate::db::{DbConnection, DbError};
 use crate::events::{Actor, Database, DomainEvent, StripeEvent, Tx};
 use crate::stripe::bridge::StripeBridge;
-use crate::stripe::connect::REVOKED_BY_WEBHOOK;
 use crate::stripe::error::StripeError;
 use crate::stripe::webhook::{self, Event, SignatureError};
 
@@ -249,7 +249,7 @@ fn deauthorize(
         if event.created < connection.connected_at {
             continue;
         }
-        if stripe_connections::revoke(tx.conn, connection.id, now, REVOKED_BY_WEBHOOK)? {
+        if stripe_connections::revoke(tx.conn, connection.id, now, RevokedBy::StripeWebhook)? {
             outcome = EventOutcome::Applied;
             tx.publish(DomainEvent::new(
                 Actor::system("stripe"),

@@ -9,8 +9,8 @@ use askama::Template;
 
 use crate::clock::human;
 use crate::crypto::random_token;
-use crate::db::stripe_connections::STATUS_CONNECTED;
-use crate::stripe::connect::{self, Business, Callback, ConnectError, Disconnected};
+use crate::db::types::{ConnectionStatus, RevokedBy};
+use crate::stripe::connect::{Business, Callback, ConnectError, Disconnected};
 use crate::stripe::form;
 use crate::web::error::PageError;
 use crate::web::pages::{see_other, Layout};
@@ -61,16 +61,15 @@ struct ConnectProblemPage {
     message: String,
 }
 
-fn revoked_how(by: Option<&str>) -> String {
+fn revoked_how(by: Option<RevokedBy>) -> String {
     match by {
-        Some(connect::REVOKED_BY_BUSINESS) => "when you disconnected it here".into(),
-        Some(connect::REVOKED_BY_STRIPE_ANSWER) => {
+        Some(RevokedBy::Business) => "when you disconnected it here".into(),
+        Some(RevokedBy::StripeAlreadyDisconnected) => {
             "when you disconnected it here (Stripe said it was already disconnected)".into()
         }
-        Some(connect::REVOKED_BY_WEBHOOK) => {
+        Some(RevokedBy::StripeWebhook) => {
             "from Stripe (the account's owner removed this platform's access)".into()
         }
-        Some(other) => format!("({other})"),
         None => String::new(),
     }
 }
@@ -86,10 +85,10 @@ async fn connect_tab(
         .connection(user.0.id)
         .await?
         .map(|c| ConnectionView {
-            connected: c.status == STATUS_CONNECTED,
+            connected: c.status == ConnectionStatus::Connected,
             connected_at: human(c.connected_at),
             revoked_at: c.revoked_at.map(human).unwrap_or_default(),
-            revoked_how: revoked_how(c.revoked_by.as_deref()),
+            revoked_how: revoked_how(c.revoked_by),
             account: c.stripe_user_id,
             livemode: c.livemode,
             scope: c.scope,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::clock::human;
 use crate::customers::{CustomerDocument, CustomerError};
-use crate::db::stripe_connections::STATUS_CONNECTED;
+use crate::db::types::ConnectionStatus;
 use crate::stripe::connect;
 use crate::web::error::PageError;
 use crate::web::pages::{render, see_other, Layout};
@@ -115,7 +115,7 @@ async fn customers_tab(
 ) -> Result<HttpResponse, PageError> {
     let connected = matches!(
         connect::connection(&state.db, user.id).await?,
-        Some(c) if c.status == STATUS_CONNECTED
+        Some(c) if c.status == ConnectionStatus::Connected
     );
     let page = state
         .customers
