@@ -8,6 +8,7 @@ pub use passwords::{hash_password, verify_password};
 
 use crate::clock::Clock;
 use crate::config::ThrottleSettings;
+use crate::db::types::UserId;
 use crate::db::{self, users, Committed, DbError};
 use crate::events::{AccountEvent, Actor, Database, DomainEvent};
 
@@ -275,7 +276,7 @@ pub async fn authenticate(
     .into_result()
 }
 
-pub async fn find_user(db: &Database, id: i64) -> Result<Option<User>, AccountError> {
+pub async fn find_user(db: &Database, id: UserId) -> Result<Option<User>, AccountError> {
     db.read(move |conn| Ok(users::find(conn, id)?)).await
 }
 

@@ -14,6 +14,7 @@ use crate::crypto::SecretBox;
 use crate::db::customer_subscriptions::{self, SubscriptionForm};
 use crate::db::customers::{self as records, CustomerFields, CustomerRecord, NewCustomerRecord};
 use crate::db::types::ConnectionStatus;
+use crate::db::types::{CustomerPk, UserId};
 use crate::db::{DbConnection, DbError};
 use crate::events::{Actor, CustomerEvent, Database, DomainEvent};
 use crate::stripe::bridge::StripeBridge;
@@ -141,7 +142,7 @@ impl Customers {
     }
 
     /// The business's connected account, or `NotConnected`.
-    async fn connected_account(&self, user_id: i64) -> Result<String, CustomerError> {
+    async fn connected_account(&self, user_id: UserId) -> Result<String, CustomerError> {
         match connect::connection(&self.db, user_id).await? {
             Some(c) if c.status == ConnectionStatus::Connected => Ok(c.stripe_user_id),
             _ => Err(CustomerError::NotConnected),
@@ -190,7 +191,7 @@ impl Customers {
     /// and creates a portal session. Returns the document and whether it was new.
     pub async fn record(
         &self,
-        user_id: i64,
+        user_id: UserId,
         customer_id: &str,
         return_url: Option<String>,
         actor: Actor,
@@ -258,7 +259,7 @@ impl Customers {
     /// `stale: true`.
     pub async fn get(
         &self,
-        user_id: i64,
+        user_id: UserId,
         customer_id: &str,
     ) -> Result<CustomerDocument, CustomerError> {
         let customer_id = parse_customer_id(customer_id)?;
@@ -335,7 +336,7 @@ impl Customers {
 
     async fn find_record(
         &self,
-        user_id: i64,
+        user_id: UserId,
         customer_id: &str,
     ) -> Result<CustomerRecord, CustomerError> {
         let id = customer_id.to_owned();
@@ -364,7 +365,7 @@ impl Customers {
     /// `GET /api/customers/`: the business's customers from the cache, newest first.
     pub async fn list(
         &self,
-        user_id: i64,
+        user_id: UserId,
         limit: i64,
         starting_after: Option<String>,
     ) -> Result<CustomerPage, CustomerError> {
@@ -401,7 +402,7 @@ impl Customers {
                 let mut page = records::page(conn, user_id, before, limit + 1)?;
                 let has_more = page.len() as i64 > limit;
                 page.truncate(limit as usize);
-                let pks: Vec<i64> = page.iter().map(|r| r.id).collect();
+                let pks: Vec<CustomerPk> = page.iter().map(|r| r.id).collect();
                 let mut subscriptions = decode(customer_subscriptions::for_customers(conn, &pks)?);
                 let customers = page
                     .into_iter()
@@ -425,7 +426,7 @@ impl Customers {
     /// `POST /api/customers/{id}/portal_sessions/`: a new portal session.
     pub async fn create_portal_session(
         &self,
-        user_id: i64,
+        user_id: UserId,
         customer_id: &str,
         return_url: Option<String>,
     ) -> Result<PortalSession, CustomerError> {
@@ -452,7 +453,7 @@ impl Customers {
     /// `DELETE /api/customers/{id}/`: forgets the customer (Stripe is not changed).
     pub async fn forget(
         &self,
-        user_id: i64,
+        user_id: UserId,
         customer_id: &str,
         actor: Actor,
     ) -> Result<(), CustomerError> {
@@ -572,7 +573,9 @@ fn store_fetched(
 }
 
 /// Cached rows back to documents (a row that no longer parses is skipped and logged).
-fn decode(rows: Vec<customer_subscriptions::CachedSubscription>) -> Vec<(i64, SubscriptionState)> {
+fn decode(
+    rows: Vec<customer_subscriptions::CachedSubscription>,
+) -> Vec<(CustomerPk, SubscriptionState)> {
     rows.into_iter()
         .filter_map(|row| match serde_json::from_str(&row.document) {
             Ok(state) => Some((row.customer_pk, state)),
@@ -586,7 +589,7 @@ fn decode(rows: Vec<customer_subscriptions::CachedSubscription>) -> Vec<(i64, Su
 
 fn document_of(
     record: CustomerRecord,
-    subscriptions: Vec<(i64, SubscriptionState)>,
+    subscriptions: Vec<(CustomerPk, SubscriptionState)>,
     stale: bool,
 ) -> CustomerDocument {
     CustomerDocument {

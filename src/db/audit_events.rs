@@ -1,6 +1,7 @@
 use diesel::prelude::*;
 
 use super::schema::audit_events;
+use super::types::UserId;
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -8,7 +9,7 @@ use super::DbConnection;
 pub struct AuditEvent {
     pub id: i64,
     pub occurred_at: i64,
-    pub actor_user_id: Option<i64>,
+    pub actor_user_id: Option<UserId>,
     pub actor_label: Option<String>,
     pub ip: Option<String>,
     pub action: String,
@@ -19,7 +20,7 @@ prepared_statement!(
     /// One audit line (every issuance writes one, so it is a fixed statement).
     pub struct NewAuditEvent<'a> {
         pub occurred_at: i64,
-        pub actor_user_id: Option<i64>,
+        pub actor_user_id: Option<UserId>,
         pub actor_label: Option<&'a str>,
         pub ip: Option<&'a str>,
         pub action: &'a str,

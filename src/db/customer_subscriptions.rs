@@ -1,6 +1,7 @@
 use diesel::prelude::*;
 
 use super::schema::customer_subscriptions;
+use super::types::CustomerPk;
 use super::DbConnection;
 
 /// One subscription of a recorded customer, as our API documents it (JSON), with the
@@ -9,7 +10,7 @@ use super::DbConnection;
 #[diesel(table_name = customer_subscriptions)]
 pub struct CachedSubscription {
     pub id: i64,
-    pub customer_pk: i64,
+    pub customer_pk: CustomerPk,
     pub subscription_id: String,
     pub status: String,
     pub renews_at: Option<i64>,
@@ -20,7 +21,7 @@ pub struct CachedSubscription {
 #[derive(Debug, Insertable, AsChangeset)]
 #[diesel(table_name = customer_subscriptions)]
 pub struct SubscriptionForm<'a> {
-    pub customer_pk: i64,
+    pub customer_pk: CustomerPk,
     pub subscription_id: &'a str,
     pub status: &'a str,
     pub renews_at: Option<i64>,
@@ -30,7 +31,7 @@ pub struct SubscriptionForm<'a> {
 
 pub fn for_customer(
     conn: &mut DbConnection,
-    customer_pk: i64,
+    customer_pk: CustomerPk,
 ) -> QueryResult<Vec<CachedSubscription>> {
     on_each_backend!(conn, |c| customer_subscriptions::table
         .filter(customer_subscriptions::customer_pk.eq(customer_pk))
@@ -42,7 +43,7 @@ pub fn for_customer(
 /// For many customers at once (a list page), in one query.
 pub fn for_customers(
     conn: &mut DbConnection,
-    customer_pks: &[i64],
+    customer_pks: &[CustomerPk],
 ) -> QueryResult<Vec<CachedSubscription>> {
     on_each_backend!(conn, |c| customer_subscriptions::table
         .filter(customer_subscriptions::customer_pk.eq_any(customer_pks))
@@ -72,7 +73,7 @@ pub fn store_if_newer(conn: &mut DbConnection, form: &SubscriptionForm<'_>) -> Q
 /// Removes subscriptions a fetch at `version` no longer saw (and no newer event brought).
 pub fn delete_missing(
     conn: &mut DbConnection,
-    customer_pk: i64,
+    customer_pk: CustomerPk,
     seen: &[String],
     version: i64,
 ) -> QueryResult<usize> {

@@ -1,14 +1,15 @@
 use diesel::prelude::*;
 
 use super::schema::customers;
+use super::types::{CustomerPk, UserId};
 use super::DbConnection;
 
 /// A customer a business recorded, with the customer-level fields last seen at Stripe.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = customers)]
 pub struct CustomerRecord {
-    pub id: i64,
-    pub user_id: i64,
+    pub id: CustomerPk,
+    pub user_id: UserId,
     pub stripe_account: String,
     pub customer_id: String,
     pub email: Option<String>,
@@ -23,7 +24,7 @@ pub struct CustomerRecord {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = customers)]
 pub struct NewCustomerRecord<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub stripe_account: &'a str,
     pub customer_id: &'a str,
     pub email: Option<&'a str>,
@@ -58,7 +59,7 @@ pub fn insert_if_absent(conn: &mut DbConnection, new: &NewCustomerRecord<'_>) ->
 
 pub fn find(
     conn: &mut DbConnection,
-    user_id: i64,
+    user_id: UserId,
     customer_id: &str,
 ) -> QueryResult<Option<CustomerRecord>> {
     on_each_backend!(conn, |c| customers::table
@@ -85,11 +86,11 @@ pub fn find_by_account(
 /// Newest first; `before_pk` continues after an earlier page.
 pub fn page(
     conn: &mut DbConnection,
-    user_id: i64,
-    before_pk: Option<i64>,
+    user_id: UserId,
+    before_pk: Option<CustomerPk>,
     limit: i64,
 ) -> QueryResult<Vec<CustomerRecord>> {
-    let before = before_pk.unwrap_or(i64::MAX);
+    let before = before_pk.unwrap_or(CustomerPk(i64::MAX));
     on_each_backend!(conn, |c| customers::table
         .filter(customers::user_id.eq(user_id))
         .filter(customers::id.lt(before))
@@ -102,7 +103,7 @@ pub fn page(
 /// Updates the customer-level fields unless a newer state is stored; says whether it did.
 pub fn update_if_newer(
     conn: &mut DbConnection,
-    pk: i64,
+    pk: CustomerPk,
     fields: &CustomerFields<'_>,
 ) -> QueryResult<bool> {
     let updated = on_each_backend!(conn, |c| diesel::update(
@@ -115,14 +116,14 @@ pub fn update_if_newer(
     Ok(updated == 1)
 }
 
-pub fn mark_fetched(conn: &mut DbConnection, pk: i64, at: i64) -> QueryResult<()> {
+pub fn mark_fetched(conn: &mut DbConnection, pk: CustomerPk, at: i64) -> QueryResult<()> {
     on_each_backend!(conn, |c| diesel::update(customers::table.find(pk))
         .set(customers::fetched_at.eq(at))
         .execute(c))?;
     Ok(())
 }
 
-pub fn delete(conn: &mut DbConnection, user_id: i64, customer_id: &str) -> QueryResult<bool> {
+pub fn delete(conn: &mut DbConnection, user_id: UserId, customer_id: &str) -> QueryResult<bool> {
     let deleted = on_each_backend!(conn, |c| diesel::delete(
         customers::table
             .filter(customers::user_id.eq(user_id))

@@ -1,15 +1,16 @@
 use diesel::prelude::*;
 
 use super::schema::oauth_authorization_codes as codes;
+use super::types::{ClientPk, GrantId, UserId};
 use super::DbConnection;
 
 prepared_statement!(
     /// A new code (it runs on every authorization).
     pub struct NewOAuthAuthorizationCode<'a> {
         pub code_hash: &'a str,
-        pub client_pk: i64,
-        pub user_id: i64,
-        pub grant_id: i64,
+        pub client_pk: ClientPk,
+        pub user_id: UserId,
+        pub grant_id: GrantId,
         pub redirect_uri: &'a str,
         pub redirect_uri_sent: bool,
         pub code_challenge: &'a str,
@@ -43,9 +44,9 @@ pub fn family_of(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Option
 #[derive(Debug, Clone, QueryableByName)]
 #[diesel(table_name = codes)]
 pub struct ClaimedCode {
-    pub client_pk: i64,
-    pub user_id: i64,
-    pub grant_id: i64,
+    pub client_pk: ClientPk,
+    pub user_id: UserId,
+    pub grant_id: GrantId,
     pub redirect_uri: String,
     pub redirect_uri_sent: bool,
     pub code_challenge: String,

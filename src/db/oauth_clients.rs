@@ -2,17 +2,17 @@ use diesel::prelude::*;
 
 use super::oauth_grants::OAuthGrant;
 use super::schema::{oauth_clients, oauth_grants, users};
+use super::types::{ClientPk, ClientType, UserId};
 use super::users::User;
-use super::types::ClientType;
 use super::DbConnection;
 
 /// A registered OAuth client. List columns are stored space-separated.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = oauth_clients)]
 pub struct OAuthClient {
-    pub id: i64,
+    pub id: ClientPk,
     pub client_id: String,
-    pub owner_user_id: i64,
+    pub owner_user_id: UserId,
     pub name: String,
     pub client_type: ClientType,
     pub secret_hash: Option<String>,
@@ -29,7 +29,7 @@ pub struct OAuthClient {
 #[diesel(table_name = oauth_clients)]
 pub struct NewOAuthClient<'a> {
     pub client_id: &'a str,
-    pub owner_user_id: i64,
+    pub owner_user_id: UserId,
     pub name: &'a str,
     pub client_type: ClientType,
     pub secret_hash: Option<&'a str>,
@@ -69,7 +69,7 @@ pub type ClientUserGrant = (OAuthClient, Option<User>, Option<OAuthGrant>);
 pub fn find_for_authorization(
     conn: &mut DbConnection,
     client_id: &str,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
 ) -> QueryResult<Option<ClientUserGrant>> {
     on_each_backend!(conn, |c| oauth_clients::table
         .left_join(users::table.on(users::id.nullable().eq(user_id)))
@@ -90,7 +90,7 @@ pub fn find_for_authorization(
         .optional())
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<OAuthClient>> {
+pub fn find(conn: &mut DbConnection, id: ClientPk) -> QueryResult<Option<OAuthClient>> {
     on_each_backend!(conn, |c| oauth_clients::table
         .find(id)
         .select(OAuthClient::as_select())
@@ -98,7 +98,10 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<OAuthClient>
         .optional())
 }
 
-pub fn list_by_owner(conn: &mut DbConnection, owner_user_id: i64) -> QueryResult<Vec<OAuthClient>> {
+pub fn list_by_owner(
+    conn: &mut DbConnection,
+    owner_user_id: UserId,
+) -> QueryResult<Vec<OAuthClient>> {
     on_each_backend!(conn, |c| oauth_clients::table
         .filter(oauth_clients::owner_user_id.eq(owner_user_id))
         .order(oauth_clients::id.asc())
@@ -122,14 +125,18 @@ pub fn cors_origins(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)
         .load(c))
 }
 
-pub fn set_secret_hash(conn: &mut DbConnection, id: i64, secret_hash: &str) -> QueryResult<usize> {
+pub fn set_secret_hash(
+    conn: &mut DbConnection,
+    id: ClientPk,
+    secret_hash: &str,
+) -> QueryResult<usize> {
     on_each_backend!(conn, |c| diesel::update(oauth_clients::table.find(id))
         .set(oauth_clients::secret_hash.eq(secret_hash))
         .execute(c))
 }
 
 /// Deletes the client; codes, grants and tokens go with it (ON DELETE CASCADE).
-pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+pub fn delete(conn: &mut DbConnection, id: ClientPk) -> QueryResult<usize> {
     on_each_backend!(conn, |c| diesel::delete(oauth_clients::table.find(id))
         .execute(c))
 }

@@ -1,15 +1,16 @@
 use diesel::prelude::*;
 
 use super::schema::{oauth_clients, oauth_grants};
+use super::types::{ClientPk, GrantId, UserId};
 use super::DbConnection;
 
 /// A user's consent to a client for a set of scopes.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = oauth_grants)]
 pub struct OAuthGrant {
-    pub id: i64,
-    pub client_pk: i64,
-    pub user_id: i64,
+    pub id: GrantId,
+    pub client_pk: ClientPk,
+    pub user_id: UserId,
     pub scope: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -19,8 +20,8 @@ pub struct OAuthGrant {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = oauth_grants)]
 pub struct NewOAuthGrant<'a> {
-    pub client_pk: i64,
-    pub user_id: i64,
+    pub client_pk: ClientPk,
+    pub user_id: UserId,
     pub scope: &'a str,
     pub created_at: i64,
     pub updated_at: i64,
@@ -38,7 +39,7 @@ pub fn insert(conn: &mut DbConnection, new: &NewOAuthGrant<'_>) -> QueryResult<O
         .first(c))
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<OAuthGrant>> {
+pub fn find(conn: &mut DbConnection, id: GrantId) -> QueryResult<Option<OAuthGrant>> {
     on_each_backend!(conn, |c| oauth_grants::table
         .find(id)
         .select(OAuthGrant::as_select())
@@ -49,8 +50,8 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<OAuthGrant>>
 /// The user's unrevoked grant to this client, if any.
 pub fn find_active(
     conn: &mut DbConnection,
-    client_pk: i64,
-    user_id: i64,
+    client_pk: ClientPk,
+    user_id: UserId,
 ) -> QueryResult<Option<OAuthGrant>> {
     on_each_backend!(conn, |c| oauth_grants::table
         .filter(oauth_grants::client_pk.eq(client_pk))
@@ -62,7 +63,12 @@ pub fn find_active(
         .optional())
 }
 
-pub fn set_scope(conn: &mut DbConnection, id: i64, scope: &str, now: i64) -> QueryResult<usize> {
+pub fn set_scope(
+    conn: &mut DbConnection,
+    id: GrantId,
+    scope: &str,
+    now: i64,
+) -> QueryResult<usize> {
     on_each_backend!(conn, |c| diesel::update(oauth_grants::table.find(id))
         .set((
             oauth_grants::scope.eq(scope),
@@ -71,7 +77,7 @@ pub fn set_scope(conn: &mut DbConnection, id: i64, scope: &str, now: i64) -> Que
         .execute(c))
 }
 
-pub fn revoke(conn: &mut DbConnection, id: i64, now: i64) -> QueryResult<usize> {
+pub fn revoke(conn: &mut DbConnection, id: GrantId, now: i64) -> QueryResult<usize> {
     on_each_backend!(conn, |c| diesel::update(
         oauth_grants::table
             .find(id)
@@ -84,7 +90,7 @@ pub fn revoke(conn: &mut DbConnection, id: i64, now: i64) -> QueryResult<usize> 
 /// The user's active grants with the client's id and name, newest first.
 pub fn list_active_for_user(
     conn: &mut DbConnection,
-    user_id: i64,
+    user_id: UserId,
 ) -> QueryResult<Vec<(OAuthGrant, String, String)>> {
     on_each_backend!(conn, |c| oauth_grants::table
         .inner_join(oauth_clients::table)

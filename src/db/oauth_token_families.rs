@@ -1,6 +1,7 @@
 use diesel::prelude::*;
 
 use super::schema::{oauth_grants, oauth_token_families as families};
+use super::types::{ClientPk, GrantId, UserId};
 use super::DbConnection;
 
 /// A rotation family: one code exchange and every refresh that followed it. Its
@@ -10,9 +11,9 @@ use super::DbConnection;
 pub struct OAuthTokenFamily {
     pub id: i64,
     pub family_id: String,
-    pub client_pk: i64,
-    pub user_id: i64,
-    pub grant_id: i64,
+    pub client_pk: ClientPk,
+    pub user_id: UserId,
+    pub grant_id: GrantId,
     pub scope: String,
     pub refresh_salt: Option<String>,
     pub generation: i64,
@@ -26,9 +27,9 @@ prepared_statement!(
     /// A new family (it runs on every code exchange).
     pub struct NewOAuthTokenFamily<'a> {
         pub family_id: &'a str,
-        pub client_pk: i64,
-        pub user_id: i64,
-        pub grant_id: i64,
+        pub client_pk: ClientPk,
+        pub user_id: UserId,
+        pub grant_id: GrantId,
         pub scope: &'a str,
         pub refresh_salt: Option<&'a str>,
         pub generation: i64,
@@ -90,7 +91,7 @@ pub fn revoke(conn: &mut DbConnection, family_id: &str, now: i64) -> QueryResult
     .execute(c))
 }
 
-pub fn revoke_grant(conn: &mut DbConnection, grant_id: i64, now: i64) -> QueryResult<usize> {
+pub fn revoke_grant(conn: &mut DbConnection, grant_id: GrantId, now: i64) -> QueryResult<usize> {
     on_each_backend!(conn, |c| diesel::update(
         families::table
             .filter(families::grant_id.eq(grant_id))

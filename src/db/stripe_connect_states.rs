@@ -1,6 +1,7 @@
 use diesel::prelude::*;
 
 use super::schema::stripe_connect_states;
+use super::types::UserId;
 use super::DbConnection;
 
 /// A Connect OAuth `state`: only its keyed hash is stored.
@@ -9,7 +10,7 @@ use super::DbConnection;
 pub struct ConnectState {
     pub id: i64,
     pub state_hash: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub session_binding_hash: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -20,7 +21,7 @@ pub struct ConnectState {
 #[diesel(table_name = stripe_connect_states)]
 pub struct NewConnectState<'a> {
     pub state_hash: &'a str,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub session_binding_hash: &'a str,
     pub created_at: i64,
     pub expires_at: i64,

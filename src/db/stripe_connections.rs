@@ -1,16 +1,15 @@
 use diesel::prelude::*;
 
 use super::schema::stripe_connections;
-use super::types::{ConnectionStatus, RevokedBy};
+use super::types::{ConnectionId, ConnectionStatus, RevokedBy, UserId};
 use super::DbConnection;
-
 
 /// A business's link to its Stripe account (tokens sealed).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stripe_connections)]
 pub struct StripeConnection {
-    pub id: i64,
-    pub user_id: i64,
+    pub id: ConnectionId,
+    pub user_id: UserId,
     pub stripe_user_id: String,
     pub livemode: bool,
     pub scope: String,
@@ -27,7 +26,7 @@ pub struct StripeConnection {
 #[derive(Debug, Insertable, AsChangeset)]
 #[diesel(table_name = stripe_connections, treat_none_as_null = true)]
 pub struct ConnectionForm<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub stripe_user_id: &'a str,
     pub livemode: bool,
     pub scope: &'a str,
@@ -43,7 +42,7 @@ pub struct ConnectionForm<'a> {
 
 pub fn find_for_user(
     conn: &mut DbConnection,
-    user_id: i64,
+    user_id: UserId,
 ) -> QueryResult<Option<StripeConnection>> {
     on_each_backend!(conn, |c| stripe_connections::table
         .filter(stripe_connections::user_id.eq(user_id))
@@ -81,7 +80,12 @@ pub fn upsert(conn: &mut DbConnection, form: &ConnectionForm<'_>) -> QueryResult
 
 /// Marks a connection revoked (only if it is still connected); returns whether it changed.
 /// The sealed tokens are dropped: they no longer work.
-pub fn revoke(conn: &mut DbConnection, id: i64, now: i64, by: RevokedBy) -> QueryResult<bool> {
+pub fn revoke(
+    conn: &mut DbConnection,
+    id: ConnectionId,
+    now: i64,
+    by: RevokedBy,
+) -> QueryResult<bool> {
     let updated = on_each_backend!(conn, |c| diesel::update(
         stripe_connections::table
             .find(id)

@@ -1,6 +1,7 @@
 use diesel::prelude::*;
 
 use super::schema::{stripe_platform_settings, stripe_webhook_secrets};
+use super::types::UserId;
 use super::DbConnection;
 
 /// The single row of platform settings (secrets still sealed).
@@ -14,7 +15,7 @@ pub struct StripePlatformSettingsRow {
     pub connect_client_id: String,
     pub livemode: bool,
     pub updated_at: i64,
-    pub updated_by: Option<i64>,
+    pub updated_by: Option<UserId>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -1,12 +1,13 @@
 use diesel::prelude::*;
 
 use super::schema::users;
+use super::types::UserId;
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub password_hash: String,
     pub business_name: String,
@@ -41,7 +42,7 @@ pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option
         .optional())
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
+pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {
     on_each_backend!(conn, |c| users::table
         .find(id)
         .select(User::as_select())

@@ -25,19 +25,20 @@ pub type Database = crate::db::Database<EventBus>;
 /// What a writing use case of this service gets (see [`crate::db::Tx`]).
 pub type Tx<'a> = crate::db::Tx<'a, DomainEvent>;
 
+use crate::db::types::UserId;
 use crate::db::{AfterUseCase, DbConnection, DbError};
 
 /// Who did something, and from where.
 #[derive(Debug, Clone, Default)]
 pub struct Actor {
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// An email, a client id, "cli", "stripe": whatever names the actor to a person.
     pub label: Option<String>,
     pub ip: Option<String>,
 }
 
 impl Actor {
-    pub fn user(user_id: i64, email: &str, ip: Option<String>) -> Self {
+    pub fn user(user_id: UserId, email: &str, ip: Option<String>) -> Self {
         Self {
             user_id: Some(user_id),
             label: Some(email.to_owned()),

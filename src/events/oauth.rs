@@ -1,6 +1,8 @@
 //! What happens in the authorization server. Client names are shown quoted (`{:?}`):
 //! they are chosen by businesses and may contain anything.
 
+use crate::db::types::{GrantId, UserId};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OAuthEvent {
     ClientRegistered {
@@ -47,7 +49,7 @@ pub enum OAuthEvent {
         scope: String,
     },
     TokenRefreshed {
-        user_id: i64,
+        user_id: UserId,
         scope: String,
     },
     /// A rotated-out refresh token was presented; its family was revoked.
@@ -59,7 +61,7 @@ pub enum OAuthEvent {
     },
     /// A user revoked an application's grant on the OAuth tab.
     GrantRevoked {
-        grant_id: i64,
+        grant_id: GrantId,
         families: usize,
     },
     /// An operator rotated the signing key (`bridgekeeper keys rotate`).
@@ -79,7 +81,7 @@ pub enum OAuthEvent {
 /// How a token was issued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssuedGrant {
-    AuthorizationCode { user_id: i64, with_refresh: bool },
+    AuthorizationCode { user_id: UserId, with_refresh: bool },
     ClientCredentials,
 }
 

@@ -160,14 +160,15 @@ pub fn error_uri(target: &str, error: &OAuthError, state: Option<&str>, issuer: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::types::{ClientPk, UserId};
     use crate::oauth::client::ClientType;
     use proptest::prelude::*;
 
     fn client() -> Client {
         Client {
-            pk: 1,
+            pk: ClientPk(1),
             client_id: "abc".into(),
-            owner_user_id: 1,
+            owner_user_id: UserId(1),
             name: "Shop".into(),
             client_type: ClientType::Public,
             secret_hash: None,

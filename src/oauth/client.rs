@@ -4,6 +4,7 @@ use crate::db::oauth_clients::OAuthClient;
 pub use crate::db::types::ClientType;
 
 use super::scope::ScopeSet;
+use crate::db::types::{ClientPk, UserId};
 
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
@@ -11,9 +12,9 @@ pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub pk: i64,
+    pub pk: ClientPk,
     pub client_id: String,
-    pub owner_user_id: i64,
+    pub owner_user_id: UserId,
     pub name: String,
     pub client_type: ClientType,
     pub secret_hash: Option<String>,
@@ -71,7 +72,7 @@ impl Client {
 }
 
 /// The `sub` claim of a token issued to a user; never equal to a client's.
-pub fn user_subject(user_id: i64) -> String {
+pub fn user_subject(user_id: UserId) -> String {
     format!("user:{user_id}")
 }
 

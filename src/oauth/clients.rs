@@ -9,6 +9,7 @@ use super::client::{Client, ClientType};
 use super::cors::CorsOrigins;
 use super::event;
 use super::registration::ClientRegistration;
+use crate::db::types::UserId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -50,7 +51,7 @@ pub async fn register(
     db: &Database,
     hasher: &CredentialHasher,
     cors: &CorsOrigins,
-    owner_user_id: i64,
+    owner_user_id: UserId,
     registration: ClientRegistration,
     actor: Actor,
     now: i64,
@@ -101,7 +102,7 @@ pub async fn register(
 /// A client of `owner_user_id` (`None`: any owner, for the CLI).
 fn owned(
     conn: &mut crate::db::DbConnection,
-    owner_user_id: Option<i64>,
+    owner_user_id: Option<UserId>,
     client_id: &str,
 ) -> Result<Client, ClientError> {
     let row = oauth_clients::find_by_client_id(conn, client_id)?.ok_or(ClientError::NotFound)?;
@@ -113,7 +114,7 @@ fn owned(
 
 pub async fn find_owned(
     db: &Database,
-    owner_user_id: i64,
+    owner_user_id: UserId,
     client_id: String,
 ) -> Result<Client, ClientError> {
     db.read(move |conn| owned(conn, Some(owner_user_id), &client_id))
@@ -127,7 +128,10 @@ pub async fn find(db: &Database, client_id: String) -> Result<Option<Client>, Cl
 }
 
 /// A business's clients, or (`None`) every client.
-pub async fn list(db: &Database, owner_user_id: Option<i64>) -> Result<Vec<Client>, ClientError> {
+pub async fn list(
+    db: &Database,
+    owner_user_id: Option<UserId>,
+) -> Result<Vec<Client>, ClientError> {
     db.read(move |conn| {
         let rows = match owner_user_id {
             Some(owner) => oauth_clients::list_by_owner(conn, owner)?,
@@ -142,7 +146,7 @@ pub async fn list(db: &Database, owner_user_id: Option<i64>) -> Result<Vec<Clien
 pub async fn rotate_secret(
     db: &Database,
     hasher: &CredentialHasher,
-    owner_user_id: Option<i64>,
+    owner_user_id: Option<UserId>,
     client_id: String,
     actor: Actor,
     now: i64,
@@ -174,7 +178,7 @@ pub async fn rotate_secret(
 pub async fn delete(
     db: &Database,
     cors: &CorsOrigins,
-    owner_user_id: Option<i64>,
+    owner_user_id: Option<UserId>,
     client_id: String,
     actor: Actor,
     now: i64,

@@ -16,6 +16,7 @@ use super::error::OAuthError;
 use super::params::Params;
 use super::scope::ScopeSet;
 use super::{event, OAuthContext};
+use crate::db::types::{GrantId, UserId};
 
 /// Stores a new code (≥ 32 random bytes, kept only as a keyed hash) bound to the
 /// client, redirect URI, challenge, scope and user (R20, R33).
@@ -23,8 +24,8 @@ fn issue_code(
     conn: &mut DbConnection,
     ctx: &OAuthContext,
     client: &Client,
-    user_id: i64,
-    grant_id: i64,
+    user_id: UserId,
+    grant_id: GrantId,
     request: &AuthorizeRequest,
     now: i64,
 ) -> Result<String, OAuthError> {
@@ -83,7 +84,7 @@ pub async fn authorize(
     db: &Database,
     ctx: std::sync::Arc<OAuthContext>,
     params: Params,
-    session_user: Option<i64>,
+    session_user: Option<UserId>,
     ip: Option<String>,
     now: i64,
 ) -> Result<AuthorizeOutcome, OAuthError> {
@@ -138,7 +139,7 @@ pub async fn approve(
     db: &Database,
     ctx: std::sync::Arc<OAuthContext>,
     client: Client,
-    user_id: i64,
+    user_id: UserId,
     request: AuthorizeRequest,
     actor: Actor,
     now: i64,
@@ -227,7 +228,10 @@ pub struct AuthorizedApp {
     pub client_name: String,
 }
 
-pub async fn authorized_apps(db: &Database, user_id: i64) -> Result<Vec<AuthorizedApp>, DbError> {
+pub async fn authorized_apps(
+    db: &Database,
+    user_id: UserId,
+) -> Result<Vec<AuthorizedApp>, DbError> {
     db.read(move |conn| {
         Ok(oauth_grants::list_active_for_user(conn, user_id)?
             .into_iter()
@@ -244,8 +248,8 @@ pub async fn authorized_apps(db: &Database, user_id: i64) -> Result<Vec<Authoriz
 /// Revokes the user's grant and every token issued under it, at once.
 pub async fn revoke_grant(
     db: &Database,
-    user_id: i64,
-    grant_id: i64,
+    user_id: UserId,
+    grant_id: GrantId,
     actor: Actor,
     now: i64,
 ) -> Result<bool, OAuthError> {

@@ -17,6 +17,7 @@ use super::keys::KeyRing;
 use super::refresh_token;
 use super::scope::ScopeSet;
 use super::OAuthContext;
+use crate::db::types::UserId;
 
 /// The successful token response (RFC 6749 §5.1). It also derives the OpenAPI
 /// document's schema, so the document cannot drift from what is sent.
@@ -65,7 +66,7 @@ impl Issued {
 pub struct Subject<'a> {
     pub client: &'a Client,
     /// `None` for client-credentials tokens.
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// The rotation family the token belongs to (code and refresh grants).
     pub family_id: Option<&'a str>,
 }

@@ -13,6 +13,7 @@ use super::access_token::{Claims, TokenRejected};
 use super::client::client_subject;
 use super::scope::ScopeSet;
 use super::OAuthContext;
+use crate::db::types::UserId;
 
 /// How often an unknown `kid` may trigger a reload of the keys.
 const RELOAD_ON_MISS_SECONDS: i64 = 5;
@@ -22,9 +23,9 @@ const RELOAD_ON_MISS_SECONDS: i64 = 5;
 pub struct AccessGrant {
     /// The business the token acts for: the consenting user, or the client's owner
     /// for client-credentials tokens.
-    pub business_user_id: i64,
+    pub business_user_id: UserId,
     /// `Some` when a user consented (authorization code / refresh grants).
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub client_id: String,
     pub scope: ScopeSet,
     pub claims: Arc<Claims>,
@@ -94,7 +95,7 @@ pub async fn authenticate(
 pub struct LiveAccessToken {
     pub client: OAuthClient,
     /// The consenting user; `None` for a client-credentials token.
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
 }
 
 /// The database's side of an access token whose signature has been verified: `None`

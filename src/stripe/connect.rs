@@ -6,7 +6,7 @@ use crate::clock::SharedClock;
 use crate::crypto::{constant_time_eq, random_token, CredentialHasher, SecretBox};
 use crate::db::stripe_connect_states::{self, NewConnectState};
 use crate::db::stripe_connections::{self, ConnectionForm, StripeConnection};
-use crate::db::types::{ConnectionStatus, RevokedBy};
+use crate::db::types::{ConnectionStatus, RevokedBy, UserId};
 use crate::db::DbError;
 use crate::events::{Actor, Database, DomainEvent, StripeEvent};
 use crate::stripe::bridge::StripeBridge;
@@ -26,7 +26,6 @@ pub const STATE_BYTES: usize = 32;
 
 const ACCESS_TOKEN_CONTEXT: &str = "stripe_connections.access_token";
 const REFRESH_TOKEN_CONTEXT: &str = "stripe_connections.refresh_token";
-
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -100,7 +99,7 @@ pub struct Callback<'a> {
 /// The business starting the connection (Stripe's form is prefilled with it).
 #[derive(Debug, Clone, Copy)]
 pub struct Business<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub email: &'a str,
     pub name: &'a str,
 }
@@ -140,7 +139,7 @@ impl Connections {
     /// tokens sealed. Returns the connected account's id.
     pub async fn complete(
         &self,
-        user_id: i64,
+        user_id: UserId,
         session_binding: Option<&str>,
         callback: Callback<'_>,
         actor: Actor,
@@ -187,14 +186,17 @@ impl Connections {
     /// network failure changes nothing and is returned.
     pub async fn disconnect(
         &self,
-        user_id: i64,
+        user_id: UserId,
         actor: Actor,
     ) -> Result<Disconnected, ConnectError> {
         let client = self.client().await?;
         disconnect(&self.db, &client, self.clock.now(), user_id, actor).await
     }
 
-    pub async fn connection(&self, user_id: i64) -> Result<Option<StripeConnection>, ConnectError> {
+    pub async fn connection(
+        &self,
+        user_id: UserId,
+    ) -> Result<Option<StripeConnection>, ConnectError> {
         connection(&self.db, user_id).await
     }
 }
@@ -205,7 +207,7 @@ async fn begin(
     db: &Database,
     hasher: &CredentialHasher,
     now: i64,
-    user_id: i64,
+    user_id: UserId,
     session_binding: &str,
 ) -> Result<String, ConnectError> {
     let state = random_token(STATE_BYTES);
@@ -239,7 +241,7 @@ async fn take_state(
     db: &Database,
     hasher: &CredentialHasher,
     now: i64,
-    user_id: i64,
+    user_id: UserId,
     state: Option<&str>,
     session_binding: Option<&str>,
 ) -> Result<(), ConnectError> {
@@ -277,7 +279,7 @@ async fn store_connection(
     db: &Database,
     secret_box: &SecretBox,
     now: i64,
-    user_id: i64,
+    user_id: UserId,
     token: OAuthToken,
     actor: Actor,
 ) -> Result<(), ConnectError> {
@@ -330,7 +332,7 @@ async fn store_connection(
 
 pub async fn connection(
     db: &Database,
-    user_id: i64,
+    user_id: UserId,
 ) -> Result<Option<StripeConnection>, ConnectError> {
     db.read(move |conn| Ok(stripe_connections::find_for_user(conn, user_id)?))
         .await
@@ -350,7 +352,7 @@ async fn disconnect(
     db: &Database,
     client: &StripeClient,
     now: i64,
-    user_id: i64,
+    user_id: UserId,
     actor: Actor,
 ) -> Result<Disconnected, ConnectError> {
     let current = connection(db, user_id)

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::{self, User};
 use crate::crypto::{constant_time_eq, random_token};
+use crate::db::types::UserId;
 use crate::events::Actor;
 use crate::web::error::PageError;
 use crate::web::AppState;
@@ -111,8 +112,8 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
 /// session lifetime (then the session ends). Whether the user still exists is for the
 /// caller to check: [`CurrentUser`] does, and so does the authorization endpoint, in
 /// the query that reads the client.
-pub fn logged_in_user_id(session: &Session, state: &AppState) -> Option<i64> {
-    let user_id = session.get::<i64>(USER_ID).ok().flatten()?;
+pub fn logged_in_user_id(session: &Session, state: &AppState) -> Option<UserId> {
+    let user_id = session.get::<UserId>(USER_ID).ok().flatten()?;
     let authenticated_at = session
         .get::<i64>(AUTHENTICATED_AT)
         .ok()

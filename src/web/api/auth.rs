@@ -10,6 +10,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use crate::accounts::User;
+use crate::db::types::UserId;
 use crate::events::Actor;
 use crate::oauth::client::user_subject;
 use crate::oauth::params::Params;
@@ -22,7 +23,7 @@ use super::error::ApiError;
 
 /// The business an API request acts for, with the scopes it may use.
 pub struct Caller {
-    pub business_user_id: i64,
+    pub business_user_id: UserId,
     pub scope: ScopeSet,
     pub credential: Credential,
 }

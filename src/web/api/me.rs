@@ -66,7 +66,7 @@ pub(super) async fn me_get(
         .ok_or_else(|| ApiError::NotFound("the business of this token no longer exists".into()))?;
     Ok(HttpResponse::Ok().json(MeJson {
         business: BusinessJson {
-            id: business.id,
+            id: business.id.0,
             business_name: business.business_name,
         },
         client_id: caller.client_id().map(str::to_owned),

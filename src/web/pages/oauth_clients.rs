@@ -8,6 +8,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::accounts::User;
+use crate::db::types::GrantId;
 use crate::oauth::client::Client;
 use crate::oauth::clients::{self, ClientError};
 use crate::oauth::consent::{self, AuthorizedApp};
@@ -298,7 +299,7 @@ async fn grant_revoke(
     session: Session,
     req: HttpRequest,
     CurrentUser(user): CurrentUser,
-    path: web::Path<i64>,
+    path: web::Path<GrantId>,
     VerifiedForm(_): VerifiedForm<EmptyForm>,
 ) -> Result<HttpResponse, PageError> {
     let actor = user_actor(&user, &req, &state);

@@ -60,7 +60,7 @@ async fn a_spa_gets_tokens_with_pkce_and_calls_the_api_as_the_business() {
     let me = api_me(&app, &access).await;
     assert_eq!(me.status(), StatusCode::OK);
     let me: Value = me.json().await.expect("json");
-    assert_eq!(me["business"]["id"], user.id);
+    assert_eq!(me["business"]["id"], user.id.0);
     assert_eq!(me["business"]["business_name"], "Acme Inc");
     assert_eq!(me["client_id"], client.client_id);
     assert_eq!(me["scopes"], json!(["customers:read"]));
