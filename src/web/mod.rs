@@ -12,7 +12,8 @@ pub mod session;
 pub mod state;
 pub mod stripe_webhooks;
 
-use actix_web::{web, Resource};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, Resource};
 
 pub use state::AppState;
 
@@ -26,6 +27,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(pages::static_css)
         .service(pages::static_api_docs_js);
     pages::configure(cfg);
+}
+
+/// The request's media type (`Content-Type` without its parameters), lowercased.
+pub(crate) fn media_type(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|media_type| media_type.trim().to_ascii_lowercase())
 }
 
 /// Registers the endpoint `build` makes at `path` (written with its trailing slash)

@@ -3,13 +3,13 @@
 //! at fault.
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::web::media_type;
 
 /// Largest body the API reads; its requests are a few hundred bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -20,15 +20,10 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct JsonBody<T>(pub T);
 
 fn is_json(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media_type| {
-            let media_type = media_type.trim().to_ascii_lowercase();
-            media_type == "application/json"
-                || (media_type.starts_with("application/") && media_type.ends_with("+json"))
-        })
+    media_type(req).is_some_and(|media_type| {
+        media_type == "application/json"
+            || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+    })
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {

@@ -10,16 +10,22 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
+use crate::web::session::client_ip;
+use crate::web::{media_type, AppState};
+
 use crate::oauth::params::Params;
 use crate::oauth::token_request::{self, PresentedClient};
 use crate::oauth::OAuthError;
 
 use super::error::{oauth_error_response, status};
 
-/// The parsed form and the client it presents (no `Debug`: it holds the secret).
+/// The parsed form, the client it presents, and where the request came from (no
+/// `Debug`: it holds the secret).
 pub struct ClientForm {
     pub presented: PresentedClient,
     pub params: Params,
+    /// The caller's address (for the throttle and the audit log).
+    pub ip: Option<String>,
 }
 
 /// A form that could not be read, answered in RFC 6749 §5.2 JSON. Carries the
@@ -52,15 +58,7 @@ impl From<OAuthError> for RejectedForm {
 }
 
 fn is_form(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media_type| {
-            media_type
-                .trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+    media_type(req).as_deref() == Some("application/x-www-form-urlencoded")
 }
 
 fn authorization(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
@@ -74,6 +72,9 @@ fn authorization(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
 }
 
 fn read(req: &HttpRequest, body: &[u8]) -> Result<ClientForm, RejectedForm> {
+    let trust_proxy_headers = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.settings.trust_proxy_headers);
     if !is_form(req) {
         return Err(OAuthError::invalid_request(
             "send the parameters as application/x-www-form-urlencoded",
@@ -82,7 +83,11 @@ fn read(req: &HttpRequest, body: &[u8]) -> Result<ClientForm, RejectedForm> {
     }
     let params = Params::parse(body)?;
     match authorization(req).and_then(|basic| token_request::presented_client(basic, &params)) {
-        Ok(presented) => Ok(ClientForm { presented, params }),
+        Ok(presented) => Ok(ClientForm {
+            presented,
+            params,
+            ip: client_ip(req, trust_proxy_headers),
+        }),
         Err(error) => Err(RejectedForm {
             error,
             client_id: params.get("client_id").ok().flatten().map(str::to_owned),
@@ -110,5 +115,10 @@ impl ClientForm {
     /// The `client_id` the request presented.
     pub fn client_id(&self) -> Option<&str> {
         self.presented.client_id()
+    }
+
+    /// The `token` parameter of revocation and introspection (RFC 7009, RFC 7662).
+    pub fn token(&self) -> Result<String, OAuthError> {
+        Ok(self.params.require("token")?.to_owned())
     }
 }

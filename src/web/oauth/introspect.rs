@@ -1,9 +1,8 @@
 //! `POST /o/introspect/` (RFC 7662), for confidential clients.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use crate::oauth::introspection::{self, Introspection};
-use crate::web::session::client_ip;
 use crate::web::AppState;
 
 use super::client_form::ClientForm;
@@ -28,26 +27,20 @@ use super::error::{no_store_json, oauth_error_response};
     ),
     security((), ("clientSecretBasic" = [])),
 )]
-pub async fn introspect_post(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: ClientForm,
-) -> HttpResponse {
-    let result = match form.params.require("token") {
-        Ok(token) => {
-            let ip = client_ip(&req, state.settings.trust_proxy_headers);
-            introspection::introspect(
-                &state.db,
-                state.oauth.clone(),
-                form.presented,
-                token.to_owned(),
-                ip,
-                state.now(),
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+pub async fn introspect_post(state: web::Data<AppState>, form: ClientForm) -> HttpResponse {
+    let result = async {
+        let token = form.token()?;
+        introspection::introspect(
+            &state.db,
+            state.oauth.clone(),
+            form.presented,
+            token,
+            form.ip,
+            state.now(),
+        )
+        .await
+    }
+    .await;
     match result {
         Ok(body) => no_store_json(&body),
         Err(e) => oauth_error_response(&e),

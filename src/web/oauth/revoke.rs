@@ -3,7 +3,6 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::oauth::revocation;
-use crate::web::session::client_ip;
 use crate::web::AppState;
 
 use super::client_form::{ClientForm, RejectedForm};
@@ -38,21 +37,20 @@ pub async fn revoke_post(
         Err(rejected) => (Err(rejected.error), rejected.client_id),
         Ok(form) => {
             let client_id = form.client_id().map(str::to_owned);
-            let result = match form.params.require("token") {
-                Ok(token) => {
-                    let ip = client_ip(&req, state.settings.trust_proxy_headers);
-                    revocation::revoke(
-                        &state.db,
-                        state.oauth.clone(),
-                        form.presented,
-                        token.to_owned(),
-                        ip,
-                        state.now(),
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            };
+            let result = async {
+                let token = form.token()?;
+                let now = state.now();
+                revocation::revoke(
+                    &state.db,
+                    state.oauth.clone(),
+                    form.presented,
+                    token,
+                    form.ip,
+                    now,
+                )
+                .await
+            }
+            .await;
             (result, client_id)
         }
     };

@@ -4,7 +4,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::oauth::issue::TokenResponse;
 use crate::oauth::{token, token_request};
-use crate::web::session::client_ip;
 use crate::web::AppState;
 
 use super::client_form::{ClientForm, RejectedForm};
@@ -39,21 +38,20 @@ pub async fn token_post(
         Err(rejected) => (Err(rejected.error), rejected.client_id),
         Ok(form) => {
             let client_id = form.client_id().map(str::to_owned);
-            let result = match token_request::grant_request(&form.params) {
-                Ok(grant) => {
-                    let ip = client_ip(&req, state.settings.trust_proxy_headers);
-                    token::exchange(
-                        &state.db,
-                        state.oauth.clone(),
-                        form.presented,
-                        grant,
-                        ip,
-                        state.now(),
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            };
+            let result = async {
+                let grant = token_request::grant_request(&form.params)?;
+                let now = state.now();
+                token::exchange(
+                    &state.db,
+                    state.oauth.clone(),
+                    form.presented,
+                    grant,
+                    form.ip,
+                    now,
+                )
+                .await
+            }
+            .await;
             (result, client_id)
         }
     };
