@@ -2,9 +2,9 @@
 //! state checks, the code exchange, an account taken by another business, Disconnect.
 
 use bridgekeeper::db::stripe_connect_states;
-use bridgekeeper::sandbox::{Fault, FaultAction};
 use diesel::prelude::*;
 use reqwest::StatusCode;
+use stripe_emulator::{Fault, FaultAction};
 
 use crate::support::stripe::{decide, query_param};
 use crate::support::{location, TestApp};
