@@ -477,3 +477,22 @@ async fn connecting_again_while_connected_is_refused_until_disconnected() {
         "Connected to Stripe account <code id=\"account-id\">{account}</code>"
     )));
 }
+
+#[tokio::test]
+async fn in_sandbox_mode_the_tab_links_to_the_running_emulators_merchant_dashboard() {
+    let app = TestApp::spawn().await;
+    app.logged_in_business("owner@acme.test").await;
+    let dashboard = app.emulator().dashboard_url();
+    let page = tab(&app).await;
+    assert!(
+        page.contains(&format!("<a href=\"{dashboard}\">{dashboard}</a>")),
+        "{page}"
+    );
+    let served = reqwest::get(&dashboard).await.expect("GET dashboard");
+    assert_eq!(served.status(), StatusCode::OK);
+    assert!(served
+        .text()
+        .await
+        .expect("body")
+        .contains("Stripe sandbox emulator · merchant dashboard"));
+}

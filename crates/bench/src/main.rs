@@ -37,7 +37,8 @@ struct Options {
     /// Measured seconds per scenario.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// The measured seconds are cut into this many windows (see `measure`).
+    /// The measured seconds are cut into this many windows, each with its own CPU per
+    /// operation; the median window is reported, with the range beside it.
     #[arg(long, default_value_t = 5, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     windows: usize,
     /// Warm-up seconds per scenario, not measured.
@@ -1158,4 +1159,59 @@ fn run(options: Options) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Options::command().debug_assert();
+    }
+
+    #[test]
+    fn without_options_it_runs_every_scenario_on_sqlite_for_10_s_in_5_windows() {
+        let options = Options::try_parse_from(["bench"]).expect("no options are valid");
+        assert_eq!(options.database, "sqlite");
+        assert_eq!(
+            options.postgres_url,
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert!(options.scenarios.is_empty(), "empty means every scenario");
+        assert_eq!(
+            (
+                options.seconds,
+                options.windows,
+                options.warmup,
+                options.concurrency
+            ),
+            (10, 5, 2, 32)
+        );
+    }
+
+    #[test]
+    fn scenarios_repeat_and_unknown_names_databases_or_zero_windows_are_refused() {
+        let options = Options::try_parse_from([
+            "bench",
+            "--scenario",
+            "healthz",
+            "--scenario",
+            "refresh",
+            "--database",
+            "postgres",
+        ])
+        .expect("valid options");
+        assert_eq!(options.scenarios, ["healthz", "refresh"]);
+        assert_eq!(options.database, "postgres");
+        for refused in [
+            &["bench", "--scenario", "nope"][..],
+            &["bench", "--database", "mysql"],
+            &["bench", "--windows", "0"],
+            &["bench", "--seconds", "ten"],
+        ] {
+            assert!(Options::try_parse_from(refused).is_err(), "{refused:?}");
+        }
+    }
 }
