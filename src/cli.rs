@@ -1,9 +1,13 @@
 //! The command line: `serve` (the default), `migrate`, and account administration.
+//!
+//! The binary mounts one more subcommand from outside this crate, `stripe-emulator`
+//! (the emulator's own arguments and entry point, see `src/main.rs`): this module knows
+//! it only as a [`MountedCommand`].
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod oauth_commands;
 
@@ -43,8 +47,6 @@ enum Command {
         #[command(subcommand)]
         action: AccountAction,
     },
-    /// Run the sandbox Stripe emulator on its own (for benchmarks and manual tests).
-    StripeEmulator(crate::sandbox::cli::EmulatorArgs),
     /// Manage OAuth clients.
     Client {
         #[command(subcommand)]
@@ -79,11 +81,33 @@ enum AccountAction {
 
 pub const PASSWORD_ENV: &str = "BRIDGEKEEPER_PASSWORD";
 
+/// A subcommand another crate defines (its name, help and arguments) and runs, mounted
+/// beside this crate's own. It runs after `.env` is read and logging is set up, like
+/// the others.
+pub struct MountedCommand {
+    pub command: clap::Command,
+    pub run: fn(&ArgMatches) -> ExitCode,
+}
+
+/// What the command line asks for: one of this crate's commands, or the mounted one.
+enum Invocation<'a> {
+    Own(Command),
+    Mounted(&'a ArgMatches),
+}
+
 /// Parses arguments and settings, runs the command, and maps failures to exit codes.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+pub fn main(mounted: MountedCommand) -> ExitCode {
+    let mounted_name = mounted.command.get_name().to_owned();
+    let matches = Cli::command().subcommand(mounted.command).get_matches();
+    let invocation = match matches.subcommand() {
+        Some((name, args)) if name == mounted_name => Invocation::Mounted(args),
+        _ => {
+            let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+            Invocation::Own(cli.command.unwrap_or(Command::Serve))
+        }
+    };
     // The document needs no settings, database or key: it is the code's.
-    if let Some(Command::Openapi { output }) = &cli.command {
+    if let Invocation::Own(Command::Openapi { output }) = &invocation {
         return openapi(output.as_deref());
     }
     // A missing .env is fine; a malformed one is worth saying.
@@ -101,12 +125,15 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(settings.log_format, &settings.log_filter);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = match invocation {
+        Invocation::Mounted(args) => return (mounted.run)(args),
+        Invocation::Own(command) => command,
+    };
+    match command {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
         Command::Admin { action } => create_account(settings, action, true),
         Command::User { action } => create_account(settings, action, false),
-        Command::StripeEmulator(args) => crate::sandbox::cli::run(args),
         Command::Client { action } => oauth_commands::client(settings, action),
         Command::Keys { action } => oauth_commands::keys(settings, action),
         Command::Openapi { output } => openapi(output.as_deref()),
@@ -151,7 +178,7 @@ fn serve(settings: Settings) -> ExitCode {
         println!("bridgekeeper is listening on {public_url} (database: {backend})");
         if app.state().sandbox {
             println!("Sandbox mode: no Stripe keys configured; Stripe is emulated locally.");
-            if let Some(emulator) = &app.state().stripe_emulator {
+            if let Some(emulator) = app.stripe_emulator() {
                 println!(
                     "  Stripe emulator: {} (merchant dashboard: {})",
                     emulator.base_url(),

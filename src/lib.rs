@@ -2,8 +2,10 @@
 //!
 //! Layers (see `docs/architecture.md`): `web` is the HTTP layer; it calls the domain
 //! modules (`accounts`, `oauth`, `stripe`, `customers`), which own the rules and reach
-//! the database only through `db`. Nothing flows back up, and only `web`, `sandbox` (the
-//! Stripe emulator, a server of its own) and start-up import actix-web or askama.
+//! the database only through `db`. Nothing flows back up, and only `web`, start-up and
+//! the command line import actix-web or askama. The Stripe emulator is a crate of its
+//! own (`crates/stripe-emulator`), which only start-up (sandbox mode) and the binary
+//! (`stripe-emulator`) use.
 
 pub mod accounts;
 pub mod audit;
@@ -16,7 +18,6 @@ pub mod db;
 pub mod events;
 pub mod maintenance;
 pub mod oauth;
-pub mod sandbox;
 pub mod startup;
 pub mod stripe;
 pub mod telemetry;

@@ -4,6 +4,13 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use bridgekeeper::cli::MountedCommand;
+
 fn main() -> std::process::ExitCode {
-    bridgekeeper::cli::main()
+    // The emulator's command line is its own crate's; the binary is where the two meet,
+    // so neither `cli` knows the other.
+    bridgekeeper::cli::main(MountedCommand {
+        command: stripe_emulator::cli::command(),
+        run: stripe_emulator::cli::run_from,
+    })
 }

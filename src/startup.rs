@@ -10,6 +10,7 @@ use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Compress};
 use actix_web::{App, HttpServer};
+use stripe_emulator::{EmulatorConfig, EmulatorHandle};
 
 use crate::audit::AuditLog;
 use crate::clock::{SharedClock, SystemClock};
@@ -19,7 +20,6 @@ use crate::customers::{CacheFromWebhooks, Customers};
 use crate::db::DbError;
 use crate::events::{Database, EventBus};
 use crate::oauth::{keys, OAuthContext};
-use crate::sandbox::{self, EmulatorConfig, EmulatorHandle};
 use crate::stripe::bridge::{SandboxCredentials, StripeBridge};
 use crate::stripe::connect::{self, Connections};
 use crate::stripe::inbox::WebhookInbox;
@@ -71,6 +71,8 @@ pub struct Application {
     server: Server,
     port: u16,
     state: AppState,
+    /// The emulator started in sandbox mode; the web layer only links to it.
+    stripe_emulator: Option<EmulatorHandle>,
 }
 
 impl Application {
@@ -149,7 +151,7 @@ impl Application {
             connections,
             webhooks,
             stripe,
-            stripe_emulator,
+            sandbox_dashboard_url: stripe_emulator.as_ref().map(EmulatorHandle::dashboard_url),
             secret_box,
             settings: Arc::new(settings),
             sandbox,
@@ -167,6 +169,7 @@ impl Application {
             server,
             port,
             state,
+            stripe_emulator,
         })
     }
 
@@ -176,6 +179,12 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The Stripe emulator in sandbox mode (`None` once platform keys are configured):
+    /// its address for the start-up message, and its control surface for tests.
+    pub fn stripe_emulator(&self) -> Option<&EmulatorHandle> {
+        self.stripe_emulator.as_ref()
     }
 
     /// Serves until the process ends (tests stop it by dropping it).
@@ -246,14 +255,14 @@ fn start_sandbox(
     settings: &Settings,
     clock: SharedClock,
 ) -> Result<(SandboxCredentials, EmulatorHandle), StartupError> {
-    let secret_key = SecretKey::parse(&sandbox::new_id("sk_test", 32))
+    let secret_key = SecretKey::parse(&stripe_emulator::new_id("sk_test", 32))
         .map_err(|e| StartupError::Other(e.to_string()))?;
-    let connect_client_id = sandbox::new_id("ca", 32);
-    let webhook_secret = sandbox::new_id("whsec", 32);
+    let connect_client_id = stripe_emulator::new_id("ca", 32);
+    let webhook_secret = stripe_emulator::new_id("whsec", 32);
     let issuer = settings.issuer();
     let webhook_url = url::Url::parse(&format!("{issuer}/webhooks/stripe"))
         .map_err(|e| StartupError::Other(e.to_string()))?;
-    let emulator = sandbox::spawn(EmulatorConfig {
+    let emulator = stripe_emulator::spawn(EmulatorConfig {
         bind: settings.stripe.sandbox_address,
         secret_key: secret_key.expose().to_owned(),
         connect_client_id: connect_client_id.clone(),
@@ -268,7 +277,7 @@ fn start_sandbox(
     })?;
     let credentials = SandboxCredentials {
         secret_key,
-        publishable_key: sandbox::new_id("pk_test", 32),
+        publishable_key: stripe_emulator::new_id("pk_test", 32),
         connect_client_id,
         webhook_secret,
         base_url: emulator.base_url().clone(),

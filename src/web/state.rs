@@ -6,7 +6,6 @@ use crate::crypto::{CredentialHasher, SecretBox};
 use crate::customers::Customers;
 use crate::events::Database;
 use crate::oauth::OAuthContext;
-use crate::sandbox::EmulatorHandle;
 use crate::stripe::bridge::StripeBridge;
 use crate::stripe::connect::Connections;
 use crate::stripe::inbox::WebhookInbox;
@@ -25,8 +24,8 @@ pub struct AppState {
     pub oauth: Arc<OAuthContext>,
     /// Which Stripe to talk to (the platform's keys, or the sandbox emulator's).
     pub stripe: StripeBridge,
-    /// The running emulator in sandbox mode (tests drive it through this handle).
-    pub stripe_emulator: Option<EmulatorHandle>,
+    /// The emulator's merchant dashboard in sandbox mode (the Connect tab links to it).
+    pub sandbox_dashboard_url: Option<String>,
     /// The customers API's use cases.
     pub customers: Customers,
     /// The Connect tab's use cases.

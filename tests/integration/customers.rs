@@ -1,9 +1,9 @@
 //! The customers API end to end: a PKCE token from /o/token/, a business connected to
 //! the sandbox emulator over loopback, and /api/customers/.
 
-use bridgekeeper::sandbox::{Fault, FaultAction};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use stripe_emulator::{Fault, FaultAction};
 
 use crate::oauth::{authorize_query, business_with_spa, code_for, exchange, spa_tokens, Pkce};
 use crate::support::TestApp;

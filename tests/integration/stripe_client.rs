@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bridgekeeper::clock::ManualClock;
-use bridgekeeper::sandbox::{self, EmulatorConfig, EmulatorHandle, Fault, FaultAction};
 use bridgekeeper::stripe::platform_settings::SecretKey;
 use bridgekeeper::stripe::{ClientConfig, ListSubscriptions, StripeClient, StripeErrorKind};
 use serde_json::Value;
+use stripe_emulator::{EmulatorConfig, EmulatorHandle, Fault, FaultAction};
 
 pub const SECRET_KEY: &str = "sk_test_emulatorplatformkey0123456789";
 pub const CLIENT_ID: &str = "ca_FkyHCg7X8mlvCUdMDao4mMxagUfhIwXb";
@@ -22,7 +22,7 @@ pub struct Loopback {
 impl Loopback {
     pub fn start() -> Loopback {
         let clock = ManualClock::starting_now();
-        let emulator = sandbox::spawn(EmulatorConfig {
+        let emulator = stripe_emulator::spawn(EmulatorConfig {
             bind: "127.0.0.1:0".parse().expect("address"),
             secret_key: SECRET_KEY.into(),
             connect_client_id: CLIENT_ID.into(),

@@ -2,9 +2,9 @@
 //! state checks, the code exchange, an account taken by another business, Disconnect.
 
 use bridgekeeper::db::stripe_connect_states;
-use bridgekeeper::sandbox::{Fault, FaultAction};
 use diesel::prelude::*;
 use reqwest::StatusCode;
+use stripe_emulator::{Fault, FaultAction};
 
 use crate::support::stripe::{decide, query_param};
 use crate::support::{location, TestApp};
@@ -473,4 +473,23 @@ async fn connecting_again_while_connected_is_refused_until_disconnected() {
     assert!(page.contains(&format!(
         "Connected to Stripe account <code id=\"account-id\">{account}</code>"
     )));
+}
+
+#[tokio::test]
+async fn in_sandbox_mode_the_tab_links_to_the_running_emulators_merchant_dashboard() {
+    let app = TestApp::spawn().await;
+    app.logged_in_business("owner@acme.test").await;
+    let dashboard = app.emulator().dashboard_url();
+    let page = tab(&app).await;
+    assert!(
+        page.contains(&format!("<a href=\"{dashboard}\">{dashboard}</a>")),
+        "{page}"
+    );
+    let served = reqwest::get(&dashboard).await.expect("GET dashboard");
+    assert_eq!(served.status(), StatusCode::OK);
+    assert!(served
+        .text()
+        .await
+        .expect("body")
+        .contains("Stripe sandbox emulator · merchant dashboard"));
 }

@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use bridgekeeper::sandbox::Fault;
 use bridgekeeper::stripe::webhook;
+use stripe_emulator::Fault;
 
 use crate::support::stripe::{decide, query_param};
 use crate::support::TestApp;

@@ -63,9 +63,10 @@ async fn configured_keys_turn_the_sandbox_off_and_the_client_uses_them() {
     let app = Application::build_with_clock(settings, Arc::new(ManualClock::starting_now()))
         .await
         .expect("starts");
+    assert!(app.stripe_emulator().is_none());
     let state = app.state().clone();
     assert!(!state.sandbox);
-    assert!(state.stripe_emulator.is_none());
+    assert!(state.sandbox_dashboard_url.is_none());
     let credentials = state
         .stripe
         .credentials(&state.db, &state.secret_box)

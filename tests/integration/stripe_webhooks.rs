@@ -4,11 +4,11 @@
 
 use bridgekeeper::db::{stripe_webhook_events, DbError};
 use bridgekeeper::events::Actor;
-use bridgekeeper::sandbox::DeliveryPlan;
 use bridgekeeper::stripe::platform_settings::{self, SettingsForm};
 use bridgekeeper::stripe::webhook;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use stripe_emulator::DeliveryPlan;
 
 use crate::support::TestApp;
 

@@ -96,7 +96,7 @@ async fn connect_tab(
     let page = ConnectPage {
         layout: Layout::new(&state, &session, Some(user.0), "connect")?,
         connection,
-        sandbox_dashboard: state.stripe_emulator.as_ref().map(|e| e.dashboard_url()),
+        sandbox_dashboard: state.sandbox_dashboard_url.clone(),
     };
     crate::web::pages::render(&page)
 }

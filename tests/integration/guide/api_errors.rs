@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use bridgekeeper::sandbox::{Fault, FaultAction};
 use diesel::RunQueryDsl;
 use reqwest::Method;
 use serde_json::{json, Value};
+use stripe_emulator::{Fault, FaultAction};
 
 use super::{business_with_stripe, customer_named, guide_text, public_client, GUIDE};
 use crate::oauth::{authorize_query, code_for, exchange, Pkce};

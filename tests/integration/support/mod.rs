@@ -17,6 +17,7 @@ use bridgekeeper::startup::Application;
 use bridgekeeper::web::AppState;
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
+use stripe_emulator::EmulatorHandle;
 
 pub use database::TestDatabase;
 
@@ -32,6 +33,8 @@ pub struct TestApp {
     /// [`TestAppBuilder::sharing_database_with`]).
     pub database_url: String,
     pub master_key: String,
+    /// The Stripe emulator the app started in sandbox mode (see [`TestApp::emulator`]).
+    stripe_emulator: Option<EmulatorHandle>,
     /// `None` for an instance that shares another's database (the first one drops it).
     _db: Option<TestDatabase>,
     _data_dir: tempfile::TempDir,
@@ -245,6 +248,7 @@ impl TestAppBuilder {
             .expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
+        let stripe_emulator = app.stripe_emulator().cloned();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .cookie_store(true)
@@ -258,6 +262,7 @@ impl TestAppBuilder {
             client,
             database_url,
             master_key,
+            stripe_emulator,
             _db: db,
             _data_dir: data_dir,
         }

@@ -1,10 +1,10 @@
 //! Helpers for the Stripe tests: the app's sandbox emulator, the Connect flow driven over
 //! HTTP (no browser), and signed webhook deliveries.
 
-use bridgekeeper::sandbox::EmulatorHandle;
 use bridgekeeper::stripe::webhook;
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
+use stripe_emulator::EmulatorHandle;
 use url::Url;
 
 use super::{location, TestApp};
@@ -12,8 +12,7 @@ use super::{location, TestApp};
 impl TestApp {
     /// The sandbox emulator the app started (tests run without platform keys).
     pub fn emulator(&self) -> &EmulatorHandle {
-        self.state
-            .stripe_emulator
+        self.stripe_emulator
             .as_ref()
             .expect("the test app runs in sandbox mode")
     }

@@ -7,7 +7,7 @@
 //! other (core 0). Build first, then run:
 //!
 //! ```sh
-//! cargo build --release --bins
+//! cargo build --release --workspace
 //! target/release/bench --database sqlite            # or: --database postgres
 //! target/release/bench --scenario healthz --seconds 5 --concurrency 32
 //! ```
@@ -17,72 +17,36 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bridgekeeper::crypto::{random_token, MasterKey};
+use clap::builder::{PossibleValuesParser, RangedU64ValueParser};
+use clap::Parser;
 
-const USAGE: &str = "usage: bench [--database sqlite|postgres] [--postgres-url URL] \
-[--scenario NAME]... [--seconds N] [--windows N] [--warmup N] [--concurrency N]";
-
+/// Drives a real bridgekeeper server over loopback and prints, per scenario, ops/s,
+/// p50/p99 latency and the server's CPU time per operation.
+#[derive(Parser)]
+#[command(name = "bench")]
 struct Options {
+    /// The database the server runs on.
+    #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres"])]
     database: String,
+    /// The PostgreSQL server to create the run's database on (with `--database postgres`).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     postgres_url: String,
+    /// A scenario to run (repeatable); every scenario when none is given.
+    #[arg(long = "scenario", value_name = "NAME", value_parser = PossibleValuesParser::new(SCENARIOS))]
     scenarios: Vec<String>,
+    /// Measured seconds per scenario.
+    #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// The measured seconds are cut into this many windows (see `measure`).
+    /// The measured seconds are cut into this many windows, each with its own CPU per
+    /// operation; the median window is reported, with the range beside it.
+    #[arg(long, default_value_t = 5, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     windows: usize,
+    /// Warm-up seconds per scenario, not measured.
+    #[arg(long, default_value_t = 2)]
     warmup: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
     concurrency: usize,
-}
-
-fn parse_options() -> Result<Options, String> {
-    let mut options = Options {
-        database: "sqlite".into(),
-        postgres_url: "postgres://postgres@127.0.0.1:5432/postgres".into(),
-        scenarios: Vec::new(),
-        seconds: 10,
-        windows: 5,
-        warmup: 2,
-        concurrency: 32,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
-        };
-        match flag.as_str() {
-            "--database" => options.database = value()?,
-            "--postgres-url" => options.postgres_url = value()?,
-            "--scenario" => options.scenarios.push(value()?),
-            "--seconds" => options.seconds = value()?.parse().map_err(|_| "--seconds: a number")?,
-            "--windows" => {
-                options.windows = value()?
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or("--windows: a number above 0")?
-            }
-            "--warmup" => options.warmup = value()?.parse().map_err(|_| "--warmup: a number")?,
-            "--concurrency" => {
-                options.concurrency = value()?.parse().map_err(|_| "--concurrency: a number")?
-            }
-            "--help" | "-h" => return Err(USAGE.into()),
-            other => return Err(format!("unknown option {other}\n{USAGE}")),
-        }
-    }
-    if !matches!(options.database.as_str(), "sqlite" | "postgres") {
-        return Err(format!("--database must be sqlite or postgres\n{USAGE}"));
-    }
-    if options.scenarios.is_empty() {
-        options.scenarios = SCENARIOS.iter().map(|s| s.to_string()).collect();
-    }
-    for name in &options.scenarios {
-        if !SCENARIOS.contains(&name.as_str()) {
-            return Err(format!(
-                "unknown scenario {name}; known: {}",
-                SCENARIOS.join(", ")
-            ));
-        }
-    }
-    Ok(options)
 }
 
 /// Every scenario this binary knows, in the order they run by default.
@@ -1061,7 +1025,7 @@ fn server_binary() -> Result<PathBuf, String> {
         Ok(binary)
     } else {
         Err(format!(
-            "{} not found; build it first with `cargo build --release --bins`",
+            "{} not found; build it first with `cargo build --release --workspace`",
             binary.display()
         ))
     }
@@ -1109,13 +1073,10 @@ impl Drop for PostgresDatabase {
 }
 
 fn main() -> std::process::ExitCode {
-    let options = match parse_options() {
-        Ok(o) => o,
-        Err(message) => {
-            eprintln!("{message}");
-            return std::process::ExitCode::from(2);
-        }
-    };
+    let mut options = Options::parse();
+    if options.scenarios.is_empty() {
+        options.scenarios = SCENARIOS.iter().map(|s| s.to_string()).collect();
+    }
     match run(options) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
@@ -1198,4 +1159,59 @@ fn run(options: Options) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Options::command().debug_assert();
+    }
+
+    #[test]
+    fn without_options_it_runs_every_scenario_on_sqlite_for_10_s_in_5_windows() {
+        let options = Options::try_parse_from(["bench"]).expect("no options are valid");
+        assert_eq!(options.database, "sqlite");
+        assert_eq!(
+            options.postgres_url,
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert!(options.scenarios.is_empty(), "empty means every scenario");
+        assert_eq!(
+            (
+                options.seconds,
+                options.windows,
+                options.warmup,
+                options.concurrency
+            ),
+            (10, 5, 2, 32)
+        );
+    }
+
+    #[test]
+    fn scenarios_repeat_and_unknown_names_databases_or_zero_windows_are_refused() {
+        let options = Options::try_parse_from([
+            "bench",
+            "--scenario",
+            "healthz",
+            "--scenario",
+            "refresh",
+            "--database",
+            "postgres",
+        ])
+        .expect("valid options");
+        assert_eq!(options.scenarios, ["healthz", "refresh"]);
+        assert_eq!(options.database, "postgres");
+        for refused in [
+            &["bench", "--scenario", "nope"][..],
+            &["bench", "--database", "mysql"],
+            &["bench", "--windows", "0"],
+            &["bench", "--seconds", "ten"],
+        ] {
+            assert!(Options::try_parse_from(refused).is_err(), "{refused:?}");
+        }
+    }
 }

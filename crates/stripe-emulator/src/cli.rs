@@ -1,15 +1,22 @@
-//! `bridgekeeper stripe-emulator`: the emulator as a stand-alone process.
+//! `bridgekeeper stripe-emulator`: the emulator as a stand-alone process. The arguments
+//! are this crate's; bridgekeeper's binary mounts them as its subcommand and calls
+//! [`run`].
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::{Args, FromArgMatches};
+use clock::SystemClock;
 use url::Url;
 
-use super::{new_id, spawn, EmulatorConfig};
-use crate::clock::SystemClock;
+use crate::{new_id, spawn, EmulatorConfig};
 
-#[derive(clap::Args)]
+/// Exit code when the address is taken: 2, as bridgekeeper answers for configuration a
+/// user must fix.
+pub const EXIT_CANNOT_LISTEN: u8 = 2;
+
+#[derive(Args)]
 pub struct EmulatorArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8001")]
@@ -28,6 +35,23 @@ pub struct EmulatorArgs {
     webhook_secret: Option<String>,
 }
 
+/// The `stripe-emulator` subcommand: its name, help and arguments.
+pub fn command() -> clap::Command {
+    EmulatorArgs::augment_args(
+        clap::Command::new("stripe-emulator")
+            .about("Run the sandbox Stripe emulator on its own (for benchmarks and manual tests)"),
+    )
+}
+
+/// Runs the subcommand [`command`] parsed.
+pub fn run_from(matches: &clap::ArgMatches) -> ExitCode {
+    match EmulatorArgs::from_arg_matches(matches) {
+        Ok(args) => run(args),
+        Err(e) => e.exit(),
+    }
+}
+
+/// Serves until SIGTERM or SIGINT; prints the credentials it accepts first.
 pub fn run(args: EmulatorArgs) -> ExitCode {
     let secret_key = args.secret_key.unwrap_or_else(|| new_id("sk_test", 32));
     let client_id = args.client_id.unwrap_or_else(|| new_id("ca", 32));
@@ -45,7 +69,7 @@ pub fn run(args: EmulatorArgs) -> ExitCode {
             Ok(handle) => handle,
             Err(e) => {
                 eprintln!("error: cannot listen on {}: {e}", args.bind);
-                return ExitCode::from(crate::cli::EXIT_CONFIG);
+                return ExitCode::from(EXIT_CANNOT_LISTEN);
             }
         };
         // Printed once for the operator to configure a client with; never logged.
@@ -55,15 +79,24 @@ pub fn run(args: EmulatorArgs) -> ExitCode {
         println!("  platform secret key:      {secret_key}");
         println!("  Connect client id:        {client_id}");
         println!("  webhook signing secret:   {webhook_secret}");
-        match crate::startup::shutdown_signal() {
-            Ok(shutdown) => {
-                shutdown.await;
-                ExitCode::SUCCESS
-            }
+        match until_terminated().await {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
             }
         }
     })
+}
+
+/// Completes at the first SIGTERM (what the benchmark sends) or SIGINT (Ctrl-C).
+async fn until_terminated() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    Ok(())
 }

@@ -12,9 +12,10 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use url::Url;
 
-use super::model::{new_id, Account, Model, RecordedRequest, Token, CODE_TTL_SECONDS};
-use super::{FaultAction, Shared};
-use crate::stripe::form;
+use crate::model::{new_id, Account, Model, RecordedRequest, Token, CODE_TTL_SECONDS};
+use crate::{FaultAction, Shared};
+use stripe_wire::form;
+use subtle::ConstantTimeEq;
 
 /// What a route answers, before it becomes an HTTP response.
 pub(super) struct Reply {
@@ -346,7 +347,7 @@ fn route(shared: &Shared, incoming: &Incoming) -> (Reply, Outbox) {
 // Connect OAuth
 
 #[derive(Template)]
-#[template(path = "sandbox/authorize.html")]
+#[template(path = "authorize.html")]
 struct AuthorizePage<'a> {
     client_id: &'a str,
     redirect_uri: &'a str,
@@ -501,7 +502,7 @@ fn caller(model: &Model, key: Option<&str>) -> Result<Caller, Reply> {
             "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
         ));
     };
-    if crate::crypto::constant_time_eq(key.as_bytes(), model.platform_secret_key.as_bytes()) {
+    if bool::from(key.as_bytes().ct_eq(model.platform_secret_key.as_bytes())) {
         return Ok(Caller::Platform);
     }
     match model.access_tokens.get(key) {
@@ -539,10 +540,7 @@ fn platform_only(model: &Model, incoming: &Incoming) -> Result<(), Reply> {
             "No authentication was provided. Send your secret API key using the Authorization header, or as a client_secret POST parameter.",
         )),
         Some(key)
-            if crate::crypto::constant_time_eq(
-                key.as_bytes(),
-                model.platform_secret_key.as_bytes(),
-            ) =>
+            if bool::from(key.as_bytes().ct_eq(model.platform_secret_key.as_bytes())) =>
         {
             Ok(())
         }
@@ -791,7 +789,7 @@ fn api(model: &mut Model, incoming: &Incoming, now: i64) -> Reply {
             .as_deref()
             .and_then(|a| model.accounts.get(a))
             .map(|a| a.default_version.clone())
-            .unwrap_or_else(|| super::model::DEFAULT_ACCOUNT_VERSION.into())
+            .unwrap_or_else(|| crate::model::DEFAULT_ACCOUNT_VERSION.into())
     });
     let platform = Account::empty();
     let path = incoming.path.as_str();
@@ -852,7 +850,7 @@ fn api(model: &mut Model, incoming: &Incoming, now: i64) -> Reply {
             let fingerprint = format!("{} {}", path, form::encode(&sorted));
             model
                 .idempotency
-                .retain(|_, r| now - r.created_at < super::model::IDEMPOTENCY_TTL_SECONDS);
+                .retain(|_, r| now - r.created_at < crate::model::IDEMPOTENCY_TTL_SECONDS);
             match model.idempotency.get(&(scope.clone(), key.clone())) {
                 Some(record) if record.fingerprint == fingerprint => {
                     if let Some((status, body)) = &record.response {
@@ -897,7 +895,7 @@ fn api(model: &mut Model, incoming: &Incoming, now: i64) -> Reply {
         if let ReplyBody::Json(body) = &reply.body {
             model.idempotency.insert(
                 (scope, key),
-                super::model::IdempotencyRecord {
+                crate::model::IdempotencyRecord {
                     fingerprint,
                     created_at: now,
                     response: Some((reply.status, body.clone())),
@@ -1004,7 +1002,7 @@ fn list_subscriptions(account: &Account, incoming: &Incoming, version: &str) -> 
     }
     let customer = incoming.param("customer");
     let price = incoming.param("price").or_else(|| incoming.param("plan"));
-    let mut matching: Vec<&super::model::Subscription> = account
+    let mut matching: Vec<&crate::model::Subscription> = account
         .subscriptions
         .iter()
         .filter(|s| customer.is_none_or(|c| s.customer == c))
@@ -1125,7 +1123,7 @@ fn portal_session(
 }
 
 #[derive(Template)]
-#[template(path = "sandbox/portal.html")]
+#[template(path = "portal.html")]
 struct PortalPage {
     customer: String,
     return_url: Option<String>,
@@ -1170,7 +1168,7 @@ pub(super) fn event(
     let version = account
         .and_then(|a| model.accounts.get(a))
         .map(|a| a.default_version.clone())
-        .unwrap_or_else(|| super::model::DEFAULT_ACCOUNT_VERSION.into());
+        .unwrap_or_else(|| crate::model::DEFAULT_ACCOUNT_VERSION.into());
     json!({
         "id": new_id("evt", 24),
         "object": "event",
@@ -1186,7 +1184,7 @@ pub(super) fn event(
 }
 
 #[derive(Template)]
-#[template(path = "sandbox/dashboard.html")]
+#[template(path = "dashboard.html")]
 struct DashboardPage {
     notice: Option<String>,
     accounts: Vec<DashboardAccount>,

@@ -1,5 +1,10 @@
 //! The sandbox: a Stripe emulator that speaks Stripe's wire format on loopback.
 //!
+//! bridgekeeper starts it in sandbox mode (no platform key configured); `bridgekeeper
+//! stripe-emulator` runs it as a process of its own ([`cli`]). It knows nothing of
+//! bridgekeeper: what both must agree on (form encoding, webhook signatures) comes from
+//! `stripe-wire`, and time from `clock`.
+//!
 //! One server plays both of Stripe's hosts: the Connect host (`/oauth/authorize`,
 //! `/oauth/token`, `/oauth/deauthorize`) and the API host (`/v1/...`). It also serves a
 //! merchant "dashboard" (`/dashboard`) where access can be revoked, which sends a signed
@@ -22,8 +27,8 @@ use actix_web::{web, App, HttpServer};
 use serde_json::Value;
 use url::Url;
 
-use crate::clock::SharedClock;
-use crate::stripe::webhook;
+use clock::SharedClock;
+use stripe_wire::webhook;
 
 pub use model::{
     new_id, periods_on_items, Account, Customer, Model, RecordedRequest, Subscription, BASIL,
@@ -127,7 +132,7 @@ struct Control {
     webhook_url: Option<Url>,
 }
 
-pub(crate) struct Shared {
+struct Shared {
     model: Mutex<Model>,
     control: Mutex<Control>,
     clock: SharedClock,
