@@ -12,7 +12,10 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[allow(clippy::disallowed_methods)] // the one place that reads the wall clock
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place that reads the wall clock for rules"
+    )]
     fn now(&self) -> i64 {
         time::OffsetDateTime::now_utc().unix_timestamp()
     }
@@ -48,7 +51,10 @@ pub type SharedClock = Arc<dyn Clock>;
 /// Microseconds since the Unix epoch, from the wall clock: for ordering identifiers by
 /// when they were made (see `crypto::time_ordered_id`), never for a rule. Rules take
 /// their time from a [`Clock`], which tests move by hand.
-#[allow(clippy::disallowed_methods)] // the wall clock, on purpose
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the wall clock on purpose: identifiers are ordered by when they were made"
+)]
 pub fn unix_micros() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     now.unix_timestamp() * 1_000_000 + i64::from(now.microsecond())

@@ -25,6 +25,8 @@ pub enum AccountError {
     Throttled { retry_after_seconds: i64 },
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("could not hash the password")]
+    PasswordHash(#[source] argon2::password_hash::Error),
 }
 
 impl From<diesel::result::Error> for AccountError {
@@ -138,7 +140,7 @@ pub async fn create_account(
     actor: Actor,
 ) -> Result<User, AccountError> {
     // Hash outside the transaction: it is the slow part and needs no database.
-    let password_hash = hash_password(&account.password.0);
+    let password_hash = hash_password(&account.password.0).map_err(AccountError::PasswordHash)?;
     let now = clock.now();
     db.write(move |tx| {
         if users::find_by_email(tx.conn, account.email.as_str())?.is_some() {

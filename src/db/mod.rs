@@ -79,13 +79,24 @@ macro_rules! prepared_statement {
             type SqlType = diesel::sql_types::Untyped;
         }
     };
+    (@backend $db:ty, $name:ident, [$($lt:lifetime)?], $sql:literal) => {
+        impl diesel::query_builder::QueryFragment<$db> for $name<$($lt)?> {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, $db>,
+            ) -> diesel::QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+    };
     (@backend $db:ty, $name:ident, [$($lt:lifetime)?], $($sql:literal $({$bind:ident: $sql_type:ty})?)+) => {
         impl diesel::query_builder::QueryFragment<$db> for $name<$($lt)?> {
             fn walk_ast<'b>(
                 &'b self,
                 mut out: diesel::query_builder::AstPass<'_, 'b, $db>,
             ) -> diesel::QueryResult<()> {
-                #[allow(unused_imports)]
+                // The binds' SQL types are written as `diesel::sql_types` names.
                 use diesel::sql_types::*;
                 $(
                     out.push_sql($sql);

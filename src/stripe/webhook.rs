@@ -5,11 +5,9 @@
 //! downgrades); any `v1` may match any configured secret (rotation); the timestamp must
 //! not be older than the tolerance. Messages follow Stripe's SDKs.
 
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 
-use crate::crypto::{constant_time_eq, hex};
+use crate::crypto::{constant_time_eq, hmac_sha256_hex};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -26,12 +24,10 @@ pub enum SignatureError {
 }
 
 fn signature(secret: &str, timestamp: i64, payload: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(payload);
-    hex(&mac.finalize().into_bytes())
+    hmac_sha256_hex(
+        secret.as_bytes(),
+        &[timestamp.to_string().as_bytes(), b".", payload],
+    )
 }
 
 /// A `Stripe-Signature` value for `payload` at `timestamp`, one `v1` per secret (as

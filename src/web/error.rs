@@ -156,6 +156,7 @@ impl From<AccountError> for PageError {
                 PageError::BadRequest(e.to_string())
             }
             AccountError::Db(e) => PageError::internal(e),
+            AccountError::PasswordHash(e) => PageError::internal(e),
         }
     }
 }

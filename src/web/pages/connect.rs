@@ -31,6 +31,7 @@ impl From<ConnectError> for PageError {
     fn from(e: ConnectError) -> Self {
         match e {
             ConnectError::Db(e) => PageError::internal(e),
+            ConnectError::Crypto(e) => PageError::internal(e),
             other => PageError::BadRequest(other.to_string()),
         }
     }
@@ -287,6 +288,7 @@ async fn connect_callback(
             Ok(see_other(TAB))
         }
         Err(ConnectError::Db(e)) => Err(PageError::internal(e)),
+        Err(ConnectError::Crypto(e)) => Err(PageError::internal(e)),
         Err(e) => problem(&state, &session, user, e.to_string()),
     }
 }
