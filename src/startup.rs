@@ -17,6 +17,7 @@ use crate::config::{MasterKeySource, Settings};
 use crate::crypto::{CredentialHasher, CryptoError, MasterKey, SecretBox};
 use crate::customers::Customers;
 use crate::db::{Database, DbError};
+use crate::error::{BoxError, Internal};
 use crate::events::EventBus;
 use crate::oauth::{keys, OAuthContext};
 use crate::sandbox::{self, EmulatorConfig, EmulatorHandle};
@@ -26,17 +27,25 @@ use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("{0}")]
+    #[error(transparent)]
     Key(#[from] CryptoError),
-    #[error("database {url}: {source}")]
+    #[error("database {url}")]
     Database { url: String, source: DbError },
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         address: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Other(String),
+    /// Anything else that stopped start-up, with its cause and the line it came from.
+    #[error(transparent)]
+    Other(Internal),
+}
+
+impl StartupError {
+    #[track_caller]
+    pub fn other(cause: impl Into<BoxError>) -> Self {
+        StartupError::Other(Internal::new(cause))
+    }
 }
 
 /// Loads the master key from settings (inline or key file).
@@ -84,11 +93,11 @@ impl Application {
         let db_settings = settings.clone();
         let db = tokio::task::spawn_blocking(move || open_database(&db_settings))
             .await
-            .map_err(|e| StartupError::Other(e.to_string()))??;
+            .map_err(|e| StartupError::other(e))??;
         let secret_box = SecretBox::new(&master_key);
         let sandbox = platform_settings::credentials(&db, &secret_box)
             .await
-            .map_err(|e| StartupError::Other(e.to_string()))?
+            .map_err(|e| StartupError::other(e))?
             .is_none();
 
         let listener =
@@ -98,7 +107,7 @@ impl Application {
             })?;
         let port = listener
             .local_addr()
-            .map_err(|e| StartupError::Other(e.to_string()))?
+            .map_err(|e| StartupError::other(e))?
             .port();
 
         let mut settings = settings;
@@ -116,7 +125,7 @@ impl Application {
             (None, None)
         };
         let stripe = StripeBridge::new(settings.stripe.clone(), sandbox_credentials)
-            .map_err(|e| StartupError::Other(e.to_string()))?;
+            .map_err(|e| StartupError::other(e))?;
         let customers = Customers {
             db: db.clone(),
             clock: clock.clone(),
@@ -218,7 +227,7 @@ async fn prepare_signing_keys(
         Ok::<_, keys::KeyError>(())
     })
     .await
-    .map_err(|e| StartupError::Other(e.to_string()))
+    .map_err(|e| StartupError::other(e))
 }
 
 /// Starts the Stripe emulator with freshly generated platform credentials, sending its
@@ -227,13 +236,13 @@ fn start_sandbox(
     settings: &Settings,
     clock: SharedClock,
 ) -> Result<(SandboxCredentials, EmulatorHandle), StartupError> {
-    let secret_key = SecretKey::parse(&sandbox::new_id("sk_test", 32))
-        .map_err(|e| StartupError::Other(e.to_string()))?;
+    let secret_key =
+        SecretKey::parse(&sandbox::new_id("sk_test", 32)).map_err(|e| StartupError::other(e))?;
     let connect_client_id = sandbox::new_id("ca", 32);
     let webhook_secret = sandbox::new_id("whsec", 32);
     let issuer = settings.issuer();
     let webhook_url = url::Url::parse(&format!("{issuer}/webhooks/stripe"))
-        .map_err(|e| StartupError::Other(e.to_string()))?;
+        .map_err(|e| StartupError::other(e))?;
     let emulator = sandbox::spawn(EmulatorConfig {
         bind: settings.stripe.sandbox_address,
         secret_key: secret_key.expose().to_owned(),
@@ -297,7 +306,7 @@ fn run(
     // Signals are handled by `shutdown_signal`, installed before start-up output.
     .disable_signals()
     .listen(listener)
-    .map_err(|e| StartupError::Other(e.to_string()))?
+    .map_err(|e| StartupError::other(e))?
     .run();
     Ok(server)
 }

@@ -15,7 +15,7 @@ pub use crate::db::users::User;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] InvalidInput),
     #[error("an account with this email already exists")]
     EmailTaken,
@@ -241,7 +241,7 @@ pub async fn authenticate(
         }
     })
     .await
-    .map_err(|e| DbError::Task(e.to_string()))?;
+    .map_err(DbError::task)?;
 
     // The failure is committed (Ok from the closure), then reported as an error.
     let outcome: Result<Result<User, AccountError>, AccountError> = db

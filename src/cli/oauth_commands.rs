@@ -11,6 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::crypto::{CredentialHasher, SecretBox};
 use crate::db::{users, Database};
+use crate::error::Chain;
 use crate::events::Actor;
 use crate::oauth::client::Client;
 use crate::oauth::registration::{self, ClientForm};
@@ -102,8 +103,8 @@ async fn open(settings: Settings) -> Result<(Database, Settings), ExitCode> {
     let s = settings.clone();
     match tokio::task::spawn_blocking(move || startup::open_database(&s)).await {
         Ok(Ok(db)) => Ok((db, settings)),
-        Ok(Err(e)) => Err(fail(e)),
-        Err(e) => Err(fail(e)),
+        Ok(Err(e)) => Err(fail(Chain(&e))),
+        Err(e) => Err(fail(Chain(&e))),
     }
 }
 
@@ -119,7 +120,7 @@ async fn find_owner(db: &Database, email: &str) -> Result<accounts::User, ExitCo
             "no account with the email {}",
             email.as_str()
         ))),
-        Err(e) => Err(fail(e)),
+        Err(e) => Err(fail(Chain(&e))),
     }
 }
 
@@ -127,7 +128,7 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
     actix_web::rt::System::new().block_on(async move {
         let master_key = match startup::load_master_key(&settings) {
             Ok(key) => key,
-            Err(e) => return fail(e),
+            Err(e) => return fail(Chain(&e)),
         };
         let (db, _settings) = match open(settings).await {
             Ok(opened) => opened,
@@ -182,7 +183,7 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
                         );
                         ExitCode::SUCCESS
                     }
-                    Err(e) => fail(e),
+                    Err(e) => fail(Chain(&e)),
                 }
             }
             ClientAction::List { owner } => {
@@ -200,7 +201,7 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
                         println!("{:#}", Value::Array(values));
                         ExitCode::SUCCESS
                     }
-                    Err(e) => fail(e),
+                    Err(e) => fail(Chain(&e)),
                 }
             }
             ClientAction::Delete { client_id } => {
@@ -216,7 +217,7 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
                     Err(clients::ClientError::NotFound) => {
                         fail(format!("no client with the id {client_id}"))
                     }
-                    Err(e) => fail(e),
+                    Err(e) => fail(Chain(&e)),
                 }
             }
         }
@@ -228,7 +229,7 @@ pub fn keys(settings: Settings, action: KeysAction) -> ExitCode {
     actix_web::rt::System::new().block_on(async move {
         let master_key = match startup::load_master_key(&settings) {
             Ok(key) => key,
-            Err(e) => return fail(e),
+            Err(e) => return fail(Chain(&e)),
         };
         let alg = settings.oauth.signing_algorithm;
         let (db, _settings) = match open(settings).await {
@@ -257,7 +258,7 @@ pub fn keys(settings: Settings, action: KeysAction) -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(e),
+            Err(e) => fail(Chain(&e)),
         }
     })
 }

@@ -493,8 +493,7 @@ pub async fn apply_webhook_event(
                 return Ok(0);
             };
             let state = SubscriptionState::from_stripe(&subscription);
-            let document =
-                serde_json::to_string(&state).map_err(|e| DbError::Task(e.to_string()))?;
+            let document = serde_json::to_string(&state).map_err(DbError::task)?;
             for record in records::find_by_account(tx.conn, &account, subscription.customer.id())? {
                 let stored = customer_subscriptions::store_if_newer(
                     tx.conn,
@@ -559,7 +558,7 @@ fn store_fetched(
     let mut seen = Vec::with_capacity(fetched.subscriptions.len());
     for subscription in &fetched.subscriptions {
         let state = SubscriptionState::from_stripe(subscription);
-        let document = serde_json::to_string(&state).map_err(|e| DbError::Task(e.to_string()))?;
+        let document = serde_json::to_string(&state).map_err(DbError::task)?;
         customer_subscriptions::store_if_newer(
             conn,
             &SubscriptionForm {

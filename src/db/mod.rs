@@ -138,6 +138,7 @@ use diesel::prelude::*;
 use diesel::r2d2::ManageConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use crate::error::{BoxError, Context};
 use crate::events::{DomainEvent, EventBus};
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -211,16 +212,18 @@ impl fmt::Display for DatabaseUrl {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("could not connect to the database: {0}")]
-    Connect(String),
-    #[error("could not apply migrations: {0}")]
-    Migration(String),
-    #[error("no database connection available: {0}")]
+    #[error("could not connect to the database")]
+    Connect(#[source] BoxError),
+    #[error("could not apply migrations")]
+    Migration(#[source] BoxError),
+    #[error("no database connection available")]
     Pool(#[from] r2d2::Error),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
-    #[error("database task failed: {0}")]
-    Task(String),
+    /// The work around a use case failed: its thread could not start or went away, or
+    /// what it was to store could not be prepared.
+    #[error("database task failed")]
+    Task(#[source] BoxError),
     /// An event subscriber (the audit log) could not record an event; the use case
     /// that published it was rolled back.
     #[error("event subscriber {subscriber} failed: {error}")]
@@ -229,11 +232,23 @@ pub enum DbError {
         error: String,
     },
     /// The transaction a group of writes shared could not commit.
-    #[error("the transaction could not commit: {0}")]
-    Commit(String),
+    #[error("the transaction could not commit")]
+    Commit(#[source] BoxError),
 }
 
 impl DbError {
+    pub fn connect(cause: impl Into<BoxError>) -> Self {
+        DbError::Connect(cause.into())
+    }
+
+    pub fn migration(cause: impl Into<BoxError>) -> Self {
+        DbError::Migration(cause.into())
+    }
+
+    pub fn task(cause: impl Into<BoxError>) -> Self {
+        DbError::Task(cause.into())
+    }
+
     /// True when the error is a unique-constraint violation (on either backend).
     pub fn is_unique_violation(&self) -> bool {
         matches!(
@@ -272,10 +287,10 @@ impl ConnectionManager {
         match &self.url {
             DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
                 .map(DbConnection::Postgres)
-                .map_err(|e| DbError::Connect(e.to_string())),
+                .map_err(DbError::connect),
             DatabaseUrl::Sqlite(path) => {
-                let mut conn = diesel::SqliteConnection::establish(path)
-                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                let mut conn =
+                    diesel::SqliteConnection::establish(path).map_err(DbError::connect)?;
                 // Per-connection settings; WAL is persistent and set once at migration.
                 // Temporary data in memory: the writer's savepoint and statement
                 // journals would otherwise spill to a temporary file in every batch.
@@ -283,10 +298,10 @@ impl ConnectionManager {
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
                      PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
                 )
-                .map_err(|e| DbError::Connect(e.to_string()))?;
+                .map_err(DbError::connect)?;
                 if self.read_only {
                     conn.batch_execute("PRAGMA query_only = ON;")
-                        .map_err(|e| DbError::Connect(e.to_string()))?;
+                        .map_err(DbError::connect)?;
                 }
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -318,7 +333,10 @@ pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
         if let Some(parent) = std::path::Path::new(path).parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent).map_err(|e| {
-                    DbError::Connect(format!("cannot create {}: {e}", parent.display()))
+                    DbError::connect(Context::new(
+                        format!("cannot create {}", parent.display()),
+                        e,
+                    ))
                 })?;
             }
         }
@@ -328,16 +346,16 @@ pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
     let applied = match conn {
         DbConnection::Sqlite(mut c) => {
             c.batch_execute("PRAGMA journal_mode = WAL;")
-                .map_err(|e| DbError::Migration(e.to_string()))?;
+                .map_err(DbError::migration)?;
             c.run_pending_migrations(SQLITE_MIGRATIONS)
-                .map_err(|e| DbError::Migration(e.to_string()))?
+                .map_err(DbError::migration)?
                 .iter()
                 .map(|v| v.to_string())
                 .collect()
         }
         DbConnection::Postgres(mut c) => c
             .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map_err(|e| DbError::Migration(e.to_string()))?
+            .map_err(DbError::migration)?
             .iter()
             .map(|v| v.to_string())
             .collect(),
@@ -552,7 +570,7 @@ where
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
-        .map_err(|e| E::from(DbError::Task(e.to_string())))?
+        .map_err(|e| E::from(DbError::task(e)))?
 }
 
 /// Lets a use case's own error type travel through diesel's transaction, which needs

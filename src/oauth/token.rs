@@ -104,12 +104,14 @@ pub async fn exchange(
 struct RolledBack(OAuthError, Option<Box<Client>>);
 
 impl From<crate::db::DbError> for RolledBack {
+    #[track_caller]
     fn from(e: crate::db::DbError) -> Self {
         RolledBack(e.into(), None)
     }
 }
 
 impl From<OAuthError> for RolledBack {
+    #[track_caller]
     fn from(e: OAuthError) -> Self {
         RolledBack(e, None)
     }

@@ -13,7 +13,7 @@ const WEBHOOK_SECRET_CONTEXT: &str = "stripe_webhook_secrets.secret";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] InvalidInput),
     #[error("stored Stripe settings cannot be decrypted with this server's key (was MASTER_KEY changed?)")]
     Undecryptable,

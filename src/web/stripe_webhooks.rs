@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::customers;
+use crate::error::Chain;
 use crate::stripe::connect::{self, EventOutcome};
 use crate::stripe::webhook::{self, Event};
 use crate::web::AppState;
@@ -39,7 +40,7 @@ async fn stripe_webhook(
     let (secrets, livemode) = match state.stripe.credentials(&state.db, &state.secret_box).await {
         Ok(credentials) => (credentials.webhook_secrets.clone(), credentials.livemode()),
         Err(e) => {
-            tracing::warn!(error = %e, "webhook received but Stripe is not configured");
+            tracing::warn!(error = %Chain(&e), "webhook received but Stripe is not configured");
             return bad_request("no webhook signing secret is configured");
         }
     };
@@ -82,7 +83,7 @@ async fn stripe_webhook(
                     Err(e) => {
                         // The event is recorded; Stripe does not redeliver it after a 200,
                         // and the next refresh from Stripe brings the copy up to date.
-                        tracing::warn!(%event_id, error = %e, "customers cache not updated from webhook");
+                        tracing::warn!(%event_id, error = %Chain(&e), "customers cache not updated from webhook");
                     }
                 }
             }
@@ -91,7 +92,7 @@ async fn stripe_webhook(
         }
         Err(e) => {
             // Stripe retries on anything but 2xx.
-            tracing::error!(%event_id, %event_type, error = %e, "webhook processing failed");
+            tracing::error!(%event_id, %event_type, error = %Chain(&e), "webhook processing failed");
             HttpResponse::InternalServerError()
                 .json(json!({"error": "processing failed; retry later"}))
         }

@@ -7,6 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
 use serde::Serialize;
 
+use crate::error::Chain;
 use crate::oauth::OAuthError;
 use crate::web::api::error::ErrorCode;
 
@@ -43,8 +44,9 @@ pub fn status(error: &OAuthError) -> StatusCode {
 }
 
 pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
-    if let OAuthError::ServerError(cause) = error {
-        tracing::error!(%cause, "OAuth request failed");
+    if let OAuthError::ServerError(internal) = error {
+        // Logged once, here, with its chain; the answer says nothing of it.
+        tracing::error!(error = %Chain(internal), "OAuth request failed");
     }
     let mut response = HttpResponse::build(status(error));
     response
@@ -103,7 +105,7 @@ mod tests {
             OAuthError::ClientThrottled {
                 retry_after_seconds: 1,
             },
-            OAuthError::ServerError("x".into()),
+            OAuthError::server_error("x"),
         ];
         for error in &errors {
             let status = status(error).as_u16();

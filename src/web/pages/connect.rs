@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 impl From<ConnectError> for PageError {
+    #[track_caller]
     fn from(e: ConnectError) -> Self {
         match e {
             ConnectError::Db(e) => PageError::internal(e),
@@ -123,7 +124,7 @@ async fn connect_start(
             let binding = random_token(32);
             session
                 .insert(CONNECT_BINDING, &binding)
-                .map_err(PageError::internal)?;
+                .map_err(|e| PageError::internal(e))?;
             binding
         }
     };
