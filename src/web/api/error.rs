@@ -244,4 +244,23 @@ mod tests {
             assert!(documented(&api), "{api:?} is not in ERROR_CODES");
         }
     }
+
+    #[test]
+    fn an_internal_error_answer_says_nothing_of_its_cause() {
+        let cause = DbError::task("the SQLite writer has stopped");
+        let response = ApiError::from(cause).error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .expect("a body in memory")
+            .expect("readable");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            json,
+            json!({
+                "error": "internal_error",
+                "message": "the server could not finish this request",
+            })
+        );
+    }
 }

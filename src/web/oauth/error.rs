@@ -117,4 +117,23 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_server_error_answer_says_nothing_of_its_cause() {
+        let cause = crate::db::DbError::task("the SQLite writer has stopped");
+        let response = oauth_error_response(&OAuthError::server_error(cause));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .expect("a body in memory")
+            .expect("readable");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "error": "server_error",
+                "error_description": "the server could not finish this request",
+            })
+        );
+    }
 }
