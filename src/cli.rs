@@ -14,6 +14,7 @@ mod oauth_commands;
 use crate::accounts::{self, BusinessName, Email, NewAccount, NewPassword};
 use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::error::Chain;
 use crate::events::Actor;
 use crate::startup::{self, Application};
 
@@ -202,7 +203,7 @@ fn serve(settings: Settings) -> ExitCode {
 }
 
 fn startup_failed(e: &startup::StartupError) -> ExitCode {
-    eprintln!("error: {e}");
+    eprintln!("error: {}", Chain(e));
     match e {
         startup::StartupError::Database { .. } => eprintln!(
             "Check DATABASE_URL: sqlite://PATH for a file, or postgres://USER@HOST:PORT/DATABASE for a PostgreSQL server that is running and accepts this user."
@@ -228,7 +229,7 @@ fn migrate(settings: &Settings) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             ExitCode::from(EXIT_CONFIG)
         }
     }
@@ -304,7 +305,7 @@ fn create_account(settings: Settings, action: AccountAction, is_admin: bool) -> 
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", Chain(&e));
                 ExitCode::from(EXIT_CONFIG)
             }
         }

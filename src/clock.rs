@@ -7,7 +7,10 @@ pub use ::clock::{Clock, ManualClock, SharedClock, SystemClock};
 /// Microseconds since the Unix epoch, from the wall clock: for ordering identifiers by
 /// when they were made (see `crypto::time_ordered_id`), never for a rule. Rules take
 /// their time from a [`Clock`], which tests move by hand.
-#[allow(clippy::disallowed_methods)] // the wall clock, on purpose
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the wall clock, for ordering identifiers only, never for a rule"
+)]
 pub fn unix_micros() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     now.unix_timestamp() * 1_000_000 + i64::from(now.microsecond())

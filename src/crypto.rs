@@ -5,11 +5,11 @@
 use std::io::Write;
 use std::path::Path;
 
+use aws_lc_rs::hmac;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -20,6 +20,9 @@ pub enum CryptoError {
     Key(String),
     #[error("sealed value could not be opened (wrong server key or tampered data)")]
     Open,
+    /// XChaCha20-Poly1305 refuses a plaintext longer than 256 GiB.
+    #[error("value too long to seal")]
+    Seal,
 }
 
 /// The server's master key. Every other key is derived from it with a purpose label, so
@@ -78,23 +81,31 @@ impl MasterKey {
 
     /// A 32-byte key for one purpose.
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        self.derive_into(purpose, &mut out);
-        out
+        self.derive_array(purpose)
     }
 
     /// A 64-byte key for one purpose (cookie keys need 64).
     pub fn derive_64(&self, purpose: &str) -> [u8; 64] {
-        let mut out = [0u8; 64];
-        self.derive_into(purpose, &mut out);
-        out
+        self.derive_array(purpose)
     }
 
-    fn derive_into(&self, purpose: &str, out: &mut [u8]) {
-        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"bridgekeeper/v1"), &self.0);
-        // Only fails for outputs longer than 255 * 32 bytes.
-        hk.expand(purpose.as_bytes(), out)
-            .unwrap_or_else(|_| unreachable!("HKDF output length is fixed and small"));
+    #[expect(
+        clippy::expect_used,
+        reason = "HKDF refuses only outputs over 255 hash lengths, which the const assertion \
+                  excludes when this is compiled"
+    )]
+    fn derive_array<const N: usize>(&self, purpose: &str) -> [u8; N] {
+        const {
+            assert!(
+                N <= 255 * 32,
+                "HKDF-SHA-256 expands to at most 255 * 32 bytes"
+            )
+        };
+        let mut out = [0u8; N];
+        hkdf::Hkdf::<Sha256>::new(Some(b"bridgekeeper/v1"), &self.0)
+            .expand(purpose.as_bytes(), &mut out)
+            .expect("an HKDF-SHA-256 output of at most 255 * 32 bytes");
+        out
     }
 }
 
@@ -135,8 +146,8 @@ impl SecretBox {
         }
     }
 
-    /// Returns nonce || ciphertext.
-    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {
+    /// Returns nonce || ciphertext. Fails only for a plaintext over 256 GiB.
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut nonce = [0u8; Self::NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ciphertext = self
@@ -148,11 +159,11 @@ impl SecretBox {
                     aad: context.as_bytes(),
                 },
             )
-            .unwrap_or_else(|_| unreachable!("XChaCha20-Poly1305 encryption cannot fail"));
+            .map_err(|_| CryptoError::Seal)?;
         let mut out = Vec::with_capacity(Self::NONCE_LEN + ciphertext.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ciphertext);
-        out
+        Ok(out)
     }
 
     pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -182,23 +193,30 @@ impl SecretBox {
 /// password hash.
 #[derive(Clone)]
 pub struct CredentialHasher {
-    key: [u8; 32],
+    /// The key's HMAC state, prepared once rather than on every hash.
+    key: hmac::Key,
 }
 
 impl CredentialHasher {
     pub fn new(master: &MasterKey) -> Self {
         Self {
-            key: master.derive("credential-hash"),
+            key: hmac::Key::new(hmac::HMAC_SHA256, &master.derive("credential-hash")),
         }
     }
 
     /// Lowercase hex digest, usable as an indexed lookup key.
     pub fn hash(&self, credential: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        mac.update(credential.as_bytes());
-        hex(&mac.finalize().into_bytes())
+        hex(hmac::sign(&self.key, credential.as_bytes()).as_ref())
     }
+}
+
+/// HMAC-SHA-256 under `key` (of any length) of `parts` one after another, lowercase hex.
+pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {
+    let mut context = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, key));
+    for part in parts {
+        context.update(part);
+    }
+    hex(context.sign().as_ref())
 }
 
 /// Fills `bytes` for a token, code or identifier: from the thread's CSPRNG (rand's
@@ -279,10 +297,36 @@ pub fn mask_secret(secret: &str) -> String {
 mod tests {
     use super::*;
 
+    /// RFC 4231, test case 2: stored credential hashes and Stripe's signatures depend on
+    /// HMAC-SHA-256 being exactly the standard one.
+    #[test]
+    fn hmac_sha256_matches_rfc_4231_and_hashes_parts_as_one_message() {
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        assert_eq!(
+            hmac_sha256_hex(b"Jefe", &[b"what do ya want for nothing?"]),
+            expected
+        );
+        assert_eq!(
+            hmac_sha256_hex(b"Jefe", &[b"what do ya ", b"want ", b"for nothing?"]),
+            expected
+        );
+    }
+
+    #[test]
+    fn credential_hash_is_hmac_sha256_under_the_derived_key() {
+        let master = MasterKey::generate();
+        assert_eq!(
+            CredentialHasher::new(&master).hash("abc"),
+            hmac_sha256_hex(&master.derive("credential-hash"), &[b"abc"])
+        );
+    }
+
     #[test]
     fn sealed_secret_opens_only_in_its_context() {
         let sb = SecretBox::new(&MasterKey::generate());
-        let sealed = sb.seal("stripe.secret_key", b"sk_test_123");
+        let sealed = sb
+            .seal("stripe.secret_key", b"sk_test_123")
+            .expect("sealed");
         assert!(!sealed.windows(11).any(|w| w == b"sk_test_123"));
         assert_eq!(
             sb.open("stripe.secret_key", &sealed).expect("opens"),
@@ -293,7 +337,9 @@ mod tests {
 
     #[test]
     fn sealed_secret_does_not_open_under_another_key() {
-        let sealed = SecretBox::new(&MasterKey::generate()).seal("c", b"x");
+        let sealed = SecretBox::new(&MasterKey::generate())
+            .seal("c", b"x")
+            .expect("sealed");
         assert!(SecretBox::new(&MasterKey::generate())
             .open("c", &sealed)
             .is_err());

@@ -15,6 +15,7 @@ pub mod config;
 pub mod crypto;
 pub mod customers;
 pub mod db;
+pub mod error;
 pub mod events;
 pub mod maintenance;
 pub mod oauth;

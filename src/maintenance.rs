@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::clock::SharedClock;
 use crate::db::{auth_failures, DbError};
+use crate::error::{BoxError, Chain};
 use crate::events::Database;
 use crate::oauth::{cleanup, OAuthContext};
 
@@ -24,10 +25,8 @@ pub async fn prune_once(
     oauth: Arc<OAuthContext>,
     now: i64,
     throttle_window_seconds: i64,
-) -> Result<Pruned, String> {
-    let removed = cleanup::run_once(db, oauth, now)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<Pruned, BoxError> {
+    let removed = cleanup::run_once(db, oauth, now).await?;
     let auth_failures = db
         .write(move |tx| {
             Ok::<_, DbError>(auth_failures::delete_older_than(
@@ -35,8 +34,7 @@ pub async fn prune_once(
                 now - throttle_window_seconds,
             )?)
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(Pruned {
         oauth: removed,
         auth_failures,
@@ -66,7 +64,9 @@ pub fn spawn(
                 // Pruning reloads the keys too.
                 match prune_once(&db, oauth.clone(), now, throttle_window_seconds).await {
                     Ok(pruned) => tracing::debug!(?pruned, "periodic clean-up"),
-                    Err(error) => tracing::warn!(%error, "periodic clean-up failed"),
+                    Err(error) => {
+                        tracing::warn!(error = %Chain(&*error), "periodic clean-up failed")
+                    }
                 }
                 continue;
             }
@@ -78,7 +78,7 @@ pub fn spawn(
                 })
                 .await;
             if let Err(error) = reloaded {
-                tracing::warn!(%error, "reloading signing keys failed");
+                tracing::warn!(error = %Chain(&error), "reloading signing keys failed");
             }
         }
     });

@@ -18,6 +18,7 @@ use crate::config::{MasterKeySource, Settings};
 use crate::crypto::{CredentialHasher, CryptoError, MasterKey, SecretBox};
 use crate::customers::{CacheFromWebhooks, Customers};
 use crate::db::DbError;
+use crate::error::{BoxError, Internal};
 use crate::events::{Database, EventBus};
 use crate::oauth::{keys, OAuthContext};
 use crate::stripe::bridge::{SandboxCredentials, StripeBridge};
@@ -28,17 +29,25 @@ use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("{0}")]
+    #[error(transparent)]
     Key(#[from] CryptoError),
-    #[error("database {url}: {source}")]
+    #[error("database {url}")]
     Database { url: String, source: DbError },
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         address: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Other(String),
+    /// Anything else that stopped start-up, with its cause and the line it came from.
+    #[error(transparent)]
+    Other(Internal),
+}
+
+impl StartupError {
+    #[track_caller]
+    pub fn other(cause: impl Into<BoxError>) -> Self {
+        StartupError::Other(Internal::new(cause))
+    }
 }
 
 /// Loads the master key from settings (inline or key file).
@@ -88,11 +97,11 @@ impl Application {
         let db_settings = settings.clone();
         let db = tokio::task::spawn_blocking(move || open_database(&db_settings))
             .await
-            .map_err(|e| StartupError::Other(e.to_string()))??;
+            .map_err(|e| StartupError::other(e))??;
         let secret_box = SecretBox::new(&master_key);
         let sandbox = platform_settings::credentials(&db, &secret_box)
             .await
-            .map_err(|e| StartupError::Other(e.to_string()))?
+            .map_err(|e| StartupError::other(e))?
             .is_none();
 
         let listener =
@@ -102,7 +111,7 @@ impl Application {
             })?;
         let port = listener
             .local_addr()
-            .map_err(|e| StartupError::Other(e.to_string()))?
+            .map_err(|e| StartupError::other(e))?
             .port();
 
         let mut settings = settings;
@@ -120,7 +129,7 @@ impl Application {
             (None, None)
         };
         let stripe = StripeBridge::new(settings.stripe.clone(), sandbox_credentials)
-            .map_err(|e| StartupError::Other(e.to_string()))?;
+            .map_err(|e| StartupError::other(e))?;
         let customers = Customers {
             db: db.clone(),
             clock: clock.clone(),
@@ -246,7 +255,7 @@ async fn prepare_signing_keys(
         Ok::<_, keys::KeyError>(())
     })
     .await
-    .map_err(|e| StartupError::Other(e.to_string()))
+    .map_err(|e| StartupError::other(e))
 }
 
 /// Starts the Stripe emulator with freshly generated platform credentials, sending its
@@ -256,12 +265,12 @@ fn start_sandbox(
     clock: SharedClock,
 ) -> Result<(SandboxCredentials, EmulatorHandle), StartupError> {
     let secret_key = SecretKey::parse(&stripe_emulator::new_id("sk_test", 32))
-        .map_err(|e| StartupError::Other(e.to_string()))?;
+        .map_err(|e| StartupError::other(e))?;
     let connect_client_id = stripe_emulator::new_id("ca", 32);
     let webhook_secret = stripe_emulator::new_id("whsec", 32);
     let issuer = settings.issuer();
     let webhook_url = url::Url::parse(&format!("{issuer}/webhooks/stripe"))
-        .map_err(|e| StartupError::Other(e.to_string()))?;
+        .map_err(|e| StartupError::other(e))?;
     let emulator = stripe_emulator::spawn(EmulatorConfig {
         bind: settings.stripe.sandbox_address,
         secret_key: secret_key.expose().to_owned(),
@@ -325,7 +334,7 @@ fn run(
     // Signals are handled by `shutdown_signal`, installed before start-up output.
     .disable_signals()
     .listen(listener)
-    .map_err(|e| StartupError::Other(e.to_string()))?
+    .map_err(|e| StartupError::other(e))?
     .run();
     Ok(server)
 }

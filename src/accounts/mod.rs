@@ -16,7 +16,7 @@ pub use crate::db::users::User;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] InvalidInput),
     #[error("an account with this email already exists")]
     EmailTaken,
@@ -26,6 +26,8 @@ pub enum AccountError {
     Throttled { retry_after_seconds: i64 },
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("could not hash the password")]
+    PasswordHash(#[source] argon2::password_hash::Error),
 }
 
 impl From<diesel::result::Error> for AccountError {
@@ -139,7 +141,7 @@ pub async fn create_account(
     actor: Actor,
 ) -> Result<User, AccountError> {
     // Hash outside the transaction: it is the slow part and needs no database.
-    let password_hash = hash_password(&account.password.0);
+    let password_hash = hash_password(&account.password.0).map_err(AccountError::PasswordHash)?;
     let now = clock.now();
     db.write(move |tx| {
         if users::find_by_email(tx.conn, account.email.as_str())?.is_some() {
@@ -240,7 +242,7 @@ pub async fn authenticate(
         }
     })
     .await
-    .map_err(|e| DbError::Task(e.to_string()))?;
+    .map_err(DbError::task)?;
 
     // A failure is counted and committed, then reported.
     db.write(move |tx| match user {

@@ -11,6 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::crypto::{CredentialHasher, SecretBox};
 use crate::db::users;
+use crate::error::Chain;
 use crate::events::{Actor, Database};
 use crate::oauth::client::Client;
 use crate::oauth::cors::CorsOrigins;
@@ -103,8 +104,8 @@ async fn open(settings: Settings) -> Result<(Database, Settings), ExitCode> {
     let s = settings.clone();
     match tokio::task::spawn_blocking(move || startup::open_database(&s)).await {
         Ok(Ok(db)) => Ok((db, settings)),
-        Ok(Err(e)) => Err(fail(e)),
-        Err(e) => Err(fail(e)),
+        Ok(Err(e)) => Err(fail(Chain(&e))),
+        Err(e) => Err(fail(Chain(&e))),
     }
 }
 
@@ -120,7 +121,7 @@ async fn find_owner(db: &Database, email: &str) -> Result<accounts::User, ExitCo
             "no account with the email {}",
             email.as_str()
         ))),
-        Err(e) => Err(fail(e)),
+        Err(e) => Err(fail(Chain(&e))),
     }
 }
 
@@ -128,7 +129,7 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
     actix_web::rt::System::new().block_on(async move {
         let master_key = match startup::load_master_key(&settings) {
             Ok(key) => key,
-            Err(e) => return fail(e),
+            Err(e) => return fail(Chain(&e)),
         };
         let (db, _settings) = match open(settings).await {
             Ok(opened) => opened,
@@ -184,7 +185,7 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
                         );
                         ExitCode::SUCCESS
                     }
-                    Err(e) => fail(e),
+                    Err(e) => fail(Chain(&e)),
                 }
             }
             ClientAction::List { owner } => {
@@ -202,7 +203,7 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
                         println!("{:#}", Value::Array(values));
                         ExitCode::SUCCESS
                     }
-                    Err(e) => fail(e),
+                    Err(e) => fail(Chain(&e)),
                 }
             }
             ClientAction::Delete { client_id } => {
@@ -226,7 +227,7 @@ pub fn client(settings: Settings, action: ClientAction) -> ExitCode {
                     Err(clients::ClientError::NotFound) => {
                         fail(format!("no client with the id {client_id}"))
                     }
-                    Err(e) => fail(e),
+                    Err(e) => fail(Chain(&e)),
                 }
             }
         }
@@ -245,7 +246,7 @@ pub fn keys(settings: Settings, action: KeysAction) -> ExitCode {
     actix_web::rt::System::new().block_on(async move {
         let master_key = match startup::load_master_key(&settings) {
             Ok(key) => key,
-            Err(e) => return fail(e),
+            Err(e) => return fail(Chain(&e)),
         };
         let alg = settings.oauth.signing_algorithm;
         let (db, _settings) = match open(settings).await {
@@ -264,7 +265,7 @@ pub fn keys(settings: Settings, action: KeysAction) -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(e),
+            Err(e) => fail(Chain(&e)),
         }
     })
 }

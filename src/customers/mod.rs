@@ -490,8 +490,7 @@ impl StripeEventHandler for CacheFromWebhooks {
                 return Ok(false);
             };
             let state = SubscriptionState::from_stripe(&subscription);
-            let document =
-                serde_json::to_string(&state).map_err(|e| DbError::Task(e.to_string()))?;
+            let document = serde_json::to_string(&state).map_err(DbError::task)?;
             for record in records::find_by_account(conn, event.account, subscription.customer.id())?
             {
                 changed |= customer_subscriptions::store_if_newer(
@@ -554,7 +553,7 @@ fn store_fetched(
     let mut seen = Vec::with_capacity(fetched.subscriptions.len());
     for subscription in &fetched.subscriptions {
         let state = SubscriptionState::from_stripe(subscription);
-        let document = serde_json::to_string(&state).map_err(|e| DbError::Task(e.to_string()))?;
+        let document = serde_json::to_string(&state).map_err(DbError::task)?;
         customer_subscriptions::store_if_newer(
             conn,
             &SubscriptionForm {

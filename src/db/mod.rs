@@ -80,13 +80,24 @@ macro_rules! prepared_statement {
             type SqlType = diesel::sql_types::Untyped;
         }
     };
+    (@backend $db:ty, $name:ident, [$($lt:lifetime)?], $sql:literal) => {
+        impl diesel::query_builder::QueryFragment<$db> for $name<$($lt)?> {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, $db>,
+            ) -> diesel::QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+    };
     (@backend $db:ty, $name:ident, [$($lt:lifetime)?], $($sql:literal $({$bind:ident: $sql_type:ty})?)+) => {
         impl diesel::query_builder::QueryFragment<$db> for $name<$($lt)?> {
             fn walk_ast<'b>(
                 &'b self,
                 mut out: diesel::query_builder::AstPass<'_, 'b, $db>,
             ) -> diesel::QueryResult<()> {
-                #[allow(unused_imports)]
+                // The binds' SQL types are written as `diesel::sql_types` names.
                 use diesel::sql_types::*;
                 $(
                     out.push_sql($sql);
@@ -129,6 +140,7 @@ use diesel::prelude::*;
 use diesel::r2d2::ManageConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use crate::error::{BoxError, Context};
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -215,16 +227,18 @@ impl fmt::Display for DatabaseUrl {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("could not connect to the database: {0}")]
-    Connect(String),
-    #[error("could not apply migrations: {0}")]
-    Migration(String),
-    #[error("no database connection available: {0}")]
+    #[error("could not connect to the database")]
+    Connect(#[source] BoxError),
+    #[error("could not apply migrations")]
+    Migration(#[source] BoxError),
+    #[error("no database connection available")]
     Pool(#[from] r2d2::Error),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
-    #[error("database task failed: {0}")]
-    Task(String),
+    /// The work around a use case failed: its thread could not start or went away, or
+    /// what it was to store could not be prepared.
+    #[error("database task failed")]
+    Task(#[source] BoxError),
     /// An event subscriber (the audit log) could not record an event; the use case
     /// that published it was rolled back.
     #[error("event subscriber {subscriber} failed: {error}")]
@@ -233,11 +247,23 @@ pub enum DbError {
         error: String,
     },
     /// The transaction a group of writes shared could not commit.
-    #[error("the transaction could not commit: {0}")]
-    Commit(String),
+    #[error("the transaction could not commit")]
+    Commit(#[source] BoxError),
 }
 
 impl DbError {
+    pub fn connect(cause: impl Into<BoxError>) -> Self {
+        DbError::Connect(cause.into())
+    }
+
+    pub fn migration(cause: impl Into<BoxError>) -> Self {
+        DbError::Migration(cause.into())
+    }
+
+    pub fn task(cause: impl Into<BoxError>) -> Self {
+        DbError::Task(cause.into())
+    }
+
     /// True when the error is a unique-constraint violation (on either backend).
     pub fn is_unique_violation(&self) -> bool {
         matches!(
@@ -276,10 +302,10 @@ impl ConnectionManager {
         match &self.url {
             DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
                 .map(|c| DbConnection(Backend::Postgres(c)))
-                .map_err(|e| DbError::Connect(e.to_string())),
+                .map_err(DbError::connect),
             DatabaseUrl::Sqlite(path) => {
-                let mut conn = diesel::SqliteConnection::establish(path)
-                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                let mut conn =
+                    diesel::SqliteConnection::establish(path).map_err(DbError::connect)?;
                 // Per-connection settings; WAL is persistent and set once at migration.
                 // Temporary data in memory: the writer's savepoint and statement
                 // journals would otherwise spill to a temporary file in every batch.
@@ -287,10 +313,10 @@ impl ConnectionManager {
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
                      PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
                 )
-                .map_err(|e| DbError::Connect(e.to_string()))?;
+                .map_err(DbError::connect)?;
                 if self.read_only {
                     conn.batch_execute("PRAGMA query_only = ON;")
-                        .map_err(|e| DbError::Connect(e.to_string()))?;
+                        .map_err(DbError::connect)?;
                 }
                 Ok(DbConnection(Backend::Sqlite(conn)))
             }
@@ -324,7 +350,7 @@ pub fn revert_all_migrations(url: &DatabaseUrl) -> Result<(), DbError> {
         Backend::Sqlite(mut c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(drop),
         Backend::Postgres(mut c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(drop),
     }
-    .map_err(|e| DbError::Migration(e.to_string()))
+    .map_err(DbError::migration)
 }
 
 /// Applies the backend's embedded migrations on a dedicated connection.
@@ -333,7 +359,10 @@ pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
         if let Some(parent) = std::path::Path::new(path).parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent).map_err(|e| {
-                    DbError::Connect(format!("cannot create {}: {e}", parent.display()))
+                    DbError::connect(Context::new(
+                        format!("cannot create {}", parent.display()),
+                        e,
+                    ))
                 })?;
             }
         }
@@ -343,16 +372,16 @@ pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
     let applied = match conn.0 {
         Backend::Sqlite(mut c) => {
             c.batch_execute("PRAGMA journal_mode = WAL;")
-                .map_err(|e| DbError::Migration(e.to_string()))?;
+                .map_err(DbError::migration)?;
             c.run_pending_migrations(SQLITE_MIGRATIONS)
-                .map_err(|e| DbError::Migration(e.to_string()))?
+                .map_err(DbError::migration)?
                 .iter()
                 .map(|v| v.to_string())
                 .collect()
         }
         Backend::Postgres(mut c) => c
             .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map_err(|e| DbError::Migration(e.to_string()))?
+            .map_err(DbError::migration)?
             .iter()
             .map(|v| v.to_string())
             .collect(),
@@ -633,7 +662,7 @@ where
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
-        .map_err(|e| E::from(DbError::Task(e.to_string())))?
+        .map_err(|e| E::from(DbError::task(e)))?
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use diesel::connection::SimpleConnection;
 use tokio::sync::oneshot;
 
 use super::{control, run_use_case, AfterUseCase, DbConnection, DbError, Tx};
+use crate::error::Context;
 
 /// The most use cases one commit carries; bounds the latency a batch adds.
 const MAX_BATCH: usize = 128;
@@ -73,7 +74,7 @@ impl Writer {
              PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}; \
              PRAGMA cache_size = -{WRITER_CACHE_KIB};"
             ))
-            .map_err(|e| DbError::Connect(e.to_string()))?;
+            .map_err(DbError::connect)?;
         let (jobs, queue) = mpsc::channel();
         // The writer tells the checkpointer that it committed; a full channel means
         // the checkpointer has yet to look, and that is all it needs to know.
@@ -86,11 +87,11 @@ impl Writer {
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_after_commits(checkpoints, &commits, &restart_due))
-            .map_err(|e| DbError::Task(format!("cannot start the SQLite checkpointer: {e}")))?;
+            .map_err(|e| DbError::task(Context::new("cannot start the SQLite checkpointer", e)))?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || serve(conn, &queue, &wal))
-            .map_err(|e| DbError::Task(format!("cannot start the SQLite writer: {e}")))?;
+            .map_err(|e| DbError::task(Context::new("cannot start the SQLite writer", e)))?;
         Ok(Self { jobs })
     }
 
@@ -137,15 +138,18 @@ impl Writer {
         });
         self.jobs
             .send(job)
-            .map_err(|_| E::from(DbError::Task("the SQLite writer has stopped".into())))?;
+            .map_err(|_| E::from(DbError::task("the SQLite writer has stopped")))?;
         Ok(answer)
     }
 }
 
 /// The answer channel closed without an answer: the use case panicked.
 fn abandoned<E: From<DbError>>() -> E {
-    E::from(DbError::Task("the use case panicked".into()))
+    E::from(DbError::task("the use case panicked"))
 }
+
+/// Why a batch's transaction was lost, shared by every use case in it.
+type BatchError = Arc<diesel::result::Error>;
 
 /// One queued use case, type-erased for the queue.
 trait Job: Send {
@@ -154,7 +158,7 @@ trait Job: Send {
     fn run(&mut self, conn: &mut DbConnection) -> bool;
 
     /// Sends the answer once the transaction's fate is known.
-    fn finish(self: Box<Self>, commit: Result<(), String>);
+    fn finish(self: Box<Self>, commit: Result<(), BatchError>);
 }
 
 struct Pending<H, F, T, E> {
@@ -185,10 +189,10 @@ where
         keep
     }
 
-    fn finish(self: Box<Self>, commit: Result<(), String>) {
+    fn finish(self: Box<Self>, commit: Result<(), BatchError>) {
         let answer = match (self.outcome, commit) {
             (Some(Ok(value)), Ok(())) => Ok(value),
-            (Some(Ok(_)), Err(cause)) => Err(E::from(DbError::Commit(cause))),
+            (Some(Ok(_)), Err(cause)) => Err(E::from(DbError::Commit(Box::new(cause)))),
             (Some(Err(error)), _) => Err(error),
             (None, _) => Err(abandoned()),
         };
@@ -316,15 +320,15 @@ fn run_batch(
     mut first: Box<dyn Job>,
     queue: &mpsc::Receiver<Box<dyn Job>>,
     batch: &mut Vec<Box<dyn Job>>,
-) -> Result<(), String> {
-    control::run(conn, control::BeginImmediate).map_err(|e| e.to_string())?;
+) -> Result<(), BatchError> {
+    control::run(conn, control::BeginImmediate).map_err(Arc::new)?;
     // The first use case needs no savepoint: when it fails, the transaction holds
     // nothing else, so rolling all of it back undoes exactly that use case. (A
     // savepoint copies every page its use case touches into a sub-journal.)
     let kept = run_guarded(conn, first.as_mut());
     batch.push(first);
     if !kept {
-        return conn.0.batch_execute("ROLLBACK").map_err(|e| e.to_string());
+        return conn.0.batch_execute("ROLLBACK").map_err(Arc::new);
     }
     while batch.len() < MAX_BATCH {
         let Ok(mut job) = queue.try_recv() else {
@@ -334,7 +338,7 @@ fn run_batch(
         batch.push(job);
         outcome?;
     }
-    control::run(conn, control::Commit).map_err(|e| e.to_string())
+    control::run(conn, control::Commit).map_err(Arc::new)
 }
 
 /// Runs one job; a panic counts as a failure (and is logged).
@@ -348,15 +352,15 @@ fn run_guarded(conn: &mut DbConnection, job: &mut dyn Job) -> bool {
 /// Runs one job in its own savepoint: released when the job succeeded, rolled back
 /// (the job alone) when it failed or panicked. `Err` means the enclosing transaction
 /// is gone.
-fn run_in_savepoint(conn: &mut DbConnection, job: &mut dyn Job) -> Result<(), String> {
-    control::run(conn, control::Savepoint).map_err(|e| e.to_string())?;
+fn run_in_savepoint(conn: &mut DbConnection, job: &mut dyn Job) -> Result<(), BatchError> {
+    control::run(conn, control::Savepoint).map_err(Arc::new)?;
     if run_guarded(conn, job) {
         control::run(conn, control::Release)
     } else {
         conn.0
             .batch_execute("ROLLBACK TO use_case; RELEASE use_case")
     }
-    .map_err(|e| e.to_string())
+    .map_err(Arc::new)
 }
 
 #[cfg(test)]
@@ -404,7 +408,7 @@ mod tests {
                     db.write_blocking(move |tx| {
                         insert_row(tx.conn, &format!("s{i:02}"))?;
                         if i % 3 == 0 {
-                            return Err(DbError::Task(format!("use case {i} refuses")));
+                            return Err(DbError::task(format!("use case {i} refuses")));
                         }
                         Ok(i)
                     })

@@ -10,6 +10,7 @@ use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::sha256;
+use crate::error::Context;
 
 use super::error::OAuthError;
 use super::keys::KeyRing;
@@ -43,7 +44,7 @@ pub fn audience(issuer: &str) -> String {
 pub fn sign(keys: &KeyRing, claims: &Claims) -> Result<String, OAuthError> {
     let signing = keys
         .signing_key()
-        .ok_or_else(|| OAuthError::ServerError("no signing key loaded".into()))?;
+        .ok_or_else(|| OAuthError::server_error("no signing key loaded"))?;
     let mut header = Header::new(signing.algorithm);
     header.typ = Some(JWT_TYPE.to_owned());
     header.kid = Some(signing.kid.clone());
@@ -52,7 +53,7 @@ pub fn sign(keys: &KeyRing, claims: &Claims) -> Result<String, OAuthError> {
     token.push_str(&base64url_json(claims)?);
     let signature = signing
         .sign(token.as_bytes())
-        .map_err(|e| OAuthError::ServerError(e.to_string()))?;
+        .map_err(|e| OAuthError::server_error(e))?;
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature));
     Ok(token)
@@ -61,7 +62,7 @@ pub fn sign(keys: &KeyRing, claims: &Claims) -> Result<String, OAuthError> {
 fn base64url_json(value: &impl Serialize) -> Result<String, OAuthError> {
     serde_json::to_vec(value)
         .map(|json| URL_SAFE_NO_PAD.encode(json))
-        .map_err(|e| OAuthError::ServerError(format!("cannot encode the token: {e}")))
+        .map_err(|e| OAuthError::server_error(Context::new("cannot encode the token", e)))
 }
 
 /// Why a presented token is not acceptable (worded for `error_description`).

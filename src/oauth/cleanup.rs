@@ -53,7 +53,7 @@ pub async fn run_once(
         };
         ctx.keys
             .reload(tx.conn, now, s.access_token_ttl_seconds)
-            .map_err(|e| OAuthError::ServerError(e.to_string()))?;
+            .map_err(|e| OAuthError::server_error(e))?;
         let total = removed.codes + removed.token_families + removed.revoked_access_tokens;
         if total + removed.signing_keys > 0 {
             tx.publish(event(

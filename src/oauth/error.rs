@@ -2,6 +2,7 @@
 //! RFC 6750 define. The HTTP layer decides status codes and headers from these.
 
 use crate::db::DbError;
+use crate::error::{BoxError, Internal};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OAuthError {
@@ -27,8 +28,10 @@ pub enum OAuthError {
     #[error("client authentication throttled for {retry_after_seconds} s")]
     ClientThrottled { retry_after_seconds: i64 },
     /// Our fault. The string is the cause for the log, never shown to the client.
-    #[error("server_error: {0}")]
-    ServerError(String),
+    /// The server's own failure; its description says nothing of the cause, which the
+    /// HTTP layer logs.
+    #[error("server_error")]
+    ServerError(#[source] Internal),
 }
 
 impl OAuthError {
@@ -69,6 +72,11 @@ impl OAuthError {
         }
     }
 
+    #[track_caller]
+    pub fn server_error(cause: impl Into<BoxError>) -> Self {
+        OAuthError::ServerError(Internal::new(cause))
+    }
+
     pub fn invalid_request(d: impl Into<String>) -> Self {
         OAuthError::InvalidRequest(d.into())
     }
@@ -79,13 +87,15 @@ impl OAuthError {
 }
 
 impl From<DbError> for OAuthError {
+    #[track_caller]
     fn from(e: DbError) -> Self {
-        OAuthError::ServerError(e.to_string())
+        OAuthError::server_error(e)
     }
 }
 
 impl From<diesel::result::Error> for OAuthError {
+    #[track_caller]
     fn from(e: diesel::result::Error) -> Self {
-        OAuthError::ServerError(e.to_string())
+        OAuthError::server_error(e)
     }
 }

@@ -15,7 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Serialize;
 
 use crate::config::SigningAlgorithm;
-use crate::crypto::{random_token, SecretBox};
+use crate::crypto::{random_token, CryptoError, SecretBox};
 use crate::db::oauth_signing_keys::{self, NewOAuthSigningKey, OAuthSigningKey};
 use crate::db::{DbConnection, DbError};
 use crate::events::{Actor, Database, OAuthEvent};
@@ -32,6 +32,8 @@ pub enum KeyError {
     Key(String),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
 }
 
 impl From<diesel::result::Error> for KeyError {
@@ -95,7 +97,7 @@ pub fn create_key(
 ) -> Result<String, KeyError> {
     let (private_der, public) = generate(alg)?;
     let kid = random_token(12);
-    let sealed = secret_box.seal(SEAL_CONTEXT, &private_der);
+    let sealed = secret_box.seal(SEAL_CONTEXT, &private_der)?;
     oauth_signing_keys::insert(
         conn,
         &NewOAuthSigningKey {

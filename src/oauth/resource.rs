@@ -60,7 +60,7 @@ pub async fn verify_jwt(
                 reload_ctx
                     .keys
                     .reload(conn, now, reload_ctx.settings.access_token_ttl_seconds)
-                    .map_err(|e| DbError::Task(e.to_string()))
+                    .map_err(DbError::task)
             })
             .await?;
             Ok(verify()?)

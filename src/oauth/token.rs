@@ -74,7 +74,10 @@ pub async fn exchange(
     issued.into_result()?.sign(&keys_ctx.keys)
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one use case: the grant's parts as they come from the request, each checked here"
+)]
 fn authorization_code(
     tx: &mut Tx<'_>,
     ctx: &OAuthContext,

@@ -80,11 +80,14 @@ pub struct StripeBridge {
     http: reqwest::Client,
 }
 
-fn base(configured: &Option<Url>, default: &str) -> Url {
+#[expect(
+    clippy::expect_used,
+    reason = "the defaults are literals, which the test default_stripe_hosts_are_urls parses"
+)]
+fn base(configured: &Option<Url>, default: &'static str) -> Url {
     configured
         .clone()
-        .or_else(|| Url::parse(default).ok())
-        .unwrap_or_else(|| unreachable!("the default Stripe hosts are valid URLs"))
+        .unwrap_or_else(|| Url::parse(default).expect("the default Stripe hosts are valid URLs"))
 }
 
 impl StripeBridge {
@@ -177,6 +180,18 @@ impl StripeBridge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_stripe_hosts_are_urls() {
+        assert_eq!(
+            base(&None, STRIPE_API_BASE).as_str(),
+            "https://api.stripe.com/"
+        );
+        assert_eq!(
+            base(&None, STRIPE_CONNECT_BASE).as_str(),
+            "https://connect.stripe.com/"
+        );
+    }
 
     #[test]
     fn debug_output_masks_every_secret() {

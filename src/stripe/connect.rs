@@ -3,7 +3,7 @@
 //! connection, are `stripe::inbox`.)
 
 use crate::clock::SharedClock;
-use crate::crypto::{constant_time_eq, random_token, CredentialHasher, SecretBox};
+use crate::crypto::{constant_time_eq, random_token, CredentialHasher, CryptoError, SecretBox};
 use crate::db::stripe_connect_states::{self, NewConnectState};
 use crate::db::stripe_connections::{self, ConnectionForm, StripeConnection};
 use crate::db::types::{ConnectionStatus, RevokedBy, UserId};
@@ -61,6 +61,8 @@ pub enum ConnectError {
     Stripe(Box<StripeError>),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
 }
 
 impl From<StripeError> for ConnectError {
@@ -286,11 +288,13 @@ async fn store_connection(
     let access = token
         .access_token
         .as_deref()
-        .map(|t| secret_box.seal(ACCESS_TOKEN_CONTEXT, t.as_bytes()));
+        .map(|t| secret_box.seal(ACCESS_TOKEN_CONTEXT, t.as_bytes()))
+        .transpose()?;
     let refresh = token
         .refresh_token
         .as_deref()
-        .map(|t| secret_box.seal(REFRESH_TOKEN_CONTEXT, t.as_bytes()));
+        .map(|t| secret_box.seal(REFRESH_TOKEN_CONTEXT, t.as_bytes()))
+        .transpose()?;
     db.write(move |tx| {
         let others = stripe_connections::connected_to_account(tx.conn, &token.stripe_user_id)?;
         if others.iter().any(|c| c.user_id != user_id) {

@@ -3,7 +3,7 @@
 //! shown only masked.
 
 use crate::accounts::InvalidInput;
-use crate::crypto::{mask_secret, SecretBox};
+use crate::crypto::{mask_secret, CryptoError, SecretBox};
 use crate::db::stripe_settings::{self, NewWebhookSecret, StripePlatformSettingsRow};
 use crate::db::DbError;
 use crate::events::{Actor, Database, DomainEvent, StripeEvent};
@@ -13,12 +13,14 @@ const WEBHOOK_SECRET_CONTEXT: &str = "stripe_webhook_secrets.secret";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] InvalidInput),
     #[error("stored Stripe settings cannot be decrypted with this server's key (was MASTER_KEY changed?)")]
     Undecryptable,
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
 }
 
 impl From<diesel::result::Error> for SettingsError {
@@ -245,7 +247,7 @@ pub async fn save(
         let existing = stripe_settings::find(tx.conn)?;
         let (sealed, hint, secret_mode) = match (&new_secret_key, &existing) {
             (Some(key), _) => (
-                secret_box.seal(SECRET_KEY_CONTEXT, key.expose().as_bytes()),
+                secret_box.seal(SECRET_KEY_CONTEXT, key.expose().as_bytes())?,
                 mask_secret(key.expose()),
                 key.mode(),
             ),
@@ -286,7 +288,7 @@ pub async fn save(
             stripe_settings::add_webhook_secret(
                 tx.conn,
                 &NewWebhookSecret {
-                    secret_sealed: &secret_box.seal(WEBHOOK_SECRET_CONTEXT, secret.as_bytes()),
+                    secret_sealed: &secret_box.seal(WEBHOOK_SECRET_CONTEXT, secret.as_bytes())?,
                     secret_hint: &hint,
                     created_at: now,
                 },

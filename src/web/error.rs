@@ -12,6 +12,7 @@ use askama::Template;
 
 use crate::accounts::AccountError;
 use crate::db::DbError;
+use crate::error::{BoxError, Chain, Context, Internal};
 use crate::stripe::platform_settings::SettingsError;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,13 +29,16 @@ pub enum PageError {
     BadRequest(String),
     #[error("too many attempts")]
     TooManyRequests { retry_after_seconds: i64 },
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The server's own failure: the page says so and nothing more; the log line has
+    /// the cause and the line of our code where it was turned into this error.
+    #[error(transparent)]
+    Internal(Internal),
 }
 
 impl PageError {
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        PageError::Internal(cause.to_string())
+    #[track_caller]
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        PageError::Internal(Internal::new(cause))
     }
 
     fn title_and_message(&self) -> (&'static str, String) {
@@ -97,9 +101,9 @@ impl ResponseError for PageError {
                 .insert_header((header::LOCATION, location))
                 .finish();
         }
-        if let PageError::Internal(cause) = self {
-            // The cause is logged once, here; the page says nothing about it.
-            tracing::error!(%cause, "request failed");
+        if let PageError::Internal(internal) = self {
+            // The cause is logged once, here, with its chain; the page says nothing of it.
+            tracing::error!(error = %Chain(internal), "request failed");
         }
         let (title, message) = self.title_and_message();
         let page = ErrorPage {
@@ -132,18 +136,21 @@ pub fn urlencode(value: &str) -> String {
 }
 
 impl From<DbError> for PageError {
+    #[track_caller]
     fn from(e: DbError) -> Self {
         PageError::internal(e)
     }
 }
 
 impl From<askama::Error> for PageError {
+    #[track_caller]
     fn from(e: askama::Error) -> Self {
-        PageError::internal(format!("template: {e}"))
+        PageError::internal(Context::new("template", e))
     }
 }
 
 impl From<AccountError> for PageError {
+    #[track_caller]
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Invalid(invalid) => PageError::BadRequest(invalid.to_string()),
@@ -156,15 +163,65 @@ impl From<AccountError> for PageError {
                 PageError::BadRequest(e.to_string())
             }
             AccountError::Db(e) => PageError::internal(e),
+            AccountError::PasswordHash(e) => PageError::internal(e),
         }
     }
 }
 
 impl From<SettingsError> for PageError {
+    #[track_caller]
     fn from(e: SettingsError) -> Self {
         match e {
             SettingsError::Invalid(invalid) => PageError::BadRequest(invalid.to_string()),
             other => PageError::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Chain;
+
+    /// A handler's `?` on a database error, and the line of that `?`.
+    fn lost_writer() -> (Result<(), PageError>, u32) {
+        fn handler() -> Result<(), PageError> {
+            Err(DbError::task("the SQLite writer has stopped"))?;
+            Ok(())
+        }
+        (handler(), line!() - 3)
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_and_the_line_of_the_question_mark() {
+        let (Err(error), question_mark) = lost_writer() else {
+            panic!("the handler fails");
+        };
+        let PageError::Internal(internal) = &error else {
+            panic!("an internal error: {error:?}");
+        };
+        assert_eq!(internal.location().line(), question_mark);
+        assert_eq!(
+            Chain(&error).to_string(),
+            format!(
+                "internal error at src/web/error.rs:{question_mark}: \
+                 database task failed: the SQLite writer has stopped"
+            )
+        );
+    }
+
+    #[test]
+    fn an_internal_error_page_says_nothing_of_its_cause() {
+        let response =
+            PageError::internal(DbError::task("the SQLite writer has stopped")).error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .expect("a body in memory")
+            .expect("readable");
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("Something went wrong"), "{text}");
+        assert!(!text.contains("writer"), "{text}");
+        assert!(!text.contains("src/"), "{text}");
     }
 }

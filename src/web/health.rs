@@ -1,5 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
+use crate::error::Chain;
 use crate::web::AppState;
 
 /// The process is up.
@@ -14,7 +15,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
         Err(error) => {
-            tracing::warn!(%error, "readiness check failed");
+            tracing::warn!(error = %Chain(&error), "readiness check failed");
             HttpResponse::ServiceUnavailable().json(
                 serde_json::json!({"status": "unavailable", "reason": "database unreachable"}),
             )

@@ -31,7 +31,7 @@ pub fn log_in(session: &Session, user: &User, now: i64) -> Result<(), PageError>
         .insert(USER_ID, user.id)
         .and_then(|_| session.insert(AUTHENTICATED_AT, now))
         .and_then(|_| session.insert(CSRF, random_token(32)))
-        .map_err(PageError::internal)
+        .map_err(|e| PageError::internal(e))
 }
 
 pub fn log_out(session: &Session) {
@@ -40,11 +40,16 @@ pub fn log_out(session: &Session) {
 
 /// The session's CSRF token, created on first use.
 pub fn csrf_token(session: &Session) -> Result<String, PageError> {
-    if let Some(token) = session.get::<String>(CSRF).map_err(PageError::internal)? {
+    if let Some(token) = session
+        .get::<String>(CSRF)
+        .map_err(|e| PageError::internal(e))?
+    {
         return Ok(token);
     }
     let token = random_token(32);
-    session.insert(CSRF, &token).map_err(PageError::internal)?;
+    session
+        .insert(CSRF, &token)
+        .map_err(|e| PageError::internal(e))?;
     Ok(token)
 }
 

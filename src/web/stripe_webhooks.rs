@@ -5,6 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::error::Chain;
 use crate::stripe::inbox::WebhookError;
 use crate::web::AppState;
 
@@ -40,7 +41,7 @@ async fn stripe_webhook(
                     tracing::warn!(reason = %e, "webhook signature rejected")
                 }
                 WebhookError::NotConfigured(cause) => {
-                    tracing::warn!(error = %cause, "webhook received but Stripe is not configured")
+                    tracing::warn!(error = %Chain(cause), "webhook received but Stripe is not configured")
                 }
                 _ => tracing::warn!(reason = %e, "webhook refused"),
             }
@@ -48,7 +49,7 @@ async fn stripe_webhook(
         }
         Err(e) => {
             // Stripe retries on anything but 2xx.
-            tracing::error!(error = %e, "webhook processing failed");
+            tracing::error!(error = %Chain(&e), "webhook processing failed");
             HttpResponse::InternalServerError()
                 .json(json!({"error": "processing failed; retry later"}))
         }

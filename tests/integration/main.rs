@@ -1,5 +1,9 @@
 //! One integration-test binary: every test starts the real application on a random port
 //! with its own database (SQLite by default; PostgreSQL when TEST_DATABASE_URL is set).
+#![expect(
+    clippy::expect_used,
+    reason = "test code: a failed expectation is the test failing, with its message"
+)]
 
 mod support;
 

@@ -1,11 +1,13 @@
 //! No secret or token appears in any log line: the logs of a whole Connect session
 //! (connect, Stripe failures, disconnect, webhooks good and bad) are captured and
-//! searched for every secret involved.
+//! searched for every secret involved. And the server's own failures are logged with
+//! their whole cause chain, which the answer never shows.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bridgekeeper::stripe::webhook;
+use diesel::RunQueryDsl;
 use stripe_emulator::Fault;
 
 use crate::support::stripe::{decide, query_param};
@@ -43,6 +45,52 @@ fn captured_logs() -> Buffer {
         buffer
     })
     .clone()
+}
+
+fn log_text(logs: &Buffer) -> String {
+    String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
+
+#[tokio::test]
+async fn an_internal_error_is_logged_with_its_cause_and_line_and_the_page_shows_neither() {
+    let logs = captured_logs();
+    let app = TestApp::spawn().await;
+    app.logged_in_business("owner@acme.test").await;
+    // A database that lost a table: the server's own failure.
+    app.raw_database(|conn| {
+        diesel::sql_query("DROP TABLE stripe_connections")
+            .execute(conn)
+            .expect("drop a table")
+    })
+    .await;
+
+    let response = app.get("/dashboard/connect/").await;
+    assert_eq!(response.status(), 500);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("Something went wrong"), "{page}");
+    for internal in ["stripe_connections", "src/", "no such", "does not exist"] {
+        assert!(
+            !page.contains(internal),
+            "the page shows {internal:?}: {page}"
+        );
+    }
+
+    let text = log_text(&logs);
+    let line = text
+        .lines()
+        .find(|line| line.contains("request failed") && line.contains("stripe_connections"))
+        .unwrap_or_else(|| panic!("no log line of the failure with its cause:\n{text}"));
+    // Where our code met the failure (the `?` in the handler), then the database's words
+    // (SQLite: "no such table", PostgreSQL: "relation ... does not exist").
+    assert!(
+        line.contains("internal error at src/web/pages/connect.rs:"),
+        "{line}"
+    );
+    assert!(
+        line.contains("no such table: stripe_connections")
+            || line.contains("relation \"stripe_connections\" does not exist"),
+        "{line}"
+    );
 }
 
 #[tokio::test]
@@ -100,8 +148,7 @@ async fn no_secret_or_token_appears_in_any_log_line() {
     });
     assert!(secrets.len() >= 7, "tokens were issued: {}", secrets.len());
 
-    let text =
-        String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    let text = log_text(&logs);
     assert!(
         text.contains("Stripe request failed"),
         "the failure was logged"

@@ -15,7 +15,10 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[allow(clippy::disallowed_methods)] // the one place that reads the wall clock
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place that reads the wall clock for rules"
+    )]
     fn now(&self) -> i64 {
         time::OffsetDateTime::now_utc().unix_timestamp()
     }

@@ -463,6 +463,15 @@ pub struct Model {
     pub base_url: url::Url,
 }
 
+/// Where the emulator answers until `start` sets the address it bound.
+#[expect(
+    clippy::expect_used,
+    reason = "a literal, parsed by every unit test that builds a Model"
+)]
+fn loopback_base_url() -> url::Url {
+    url::Url::parse("http://127.0.0.1/").expect("a literal URL")
+}
+
 impl Model {
     pub fn new(platform_secret_key: &str, connect_client_id: &str, now: i64) -> Self {
         let mut model = Model {
@@ -475,8 +484,7 @@ impl Model {
             idempotency: HashMap::new(),
             requests: Vec::new(),
             portal_sessions: HashMap::new(),
-            base_url: url::Url::parse("http://127.0.0.1/")
-                .unwrap_or_else(|_| unreachable!("a valid literal URL")),
+            base_url: loopback_base_url(),
         };
         model.add_account(Account::new(
             "Demo Goods Ltd",

@@ -5,8 +5,7 @@
 //! downgrades); any `v1` may match any configured secret (rotation); the timestamp must
 //! not be older than the tolerance. Messages follow Stripe's SDKs.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use aws_lc_rs::hmac;
 use subtle::ConstantTimeEq;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,13 +23,21 @@ pub enum SignatureError {
 }
 
 fn signature(secret: &str, timestamp: i64, payload: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(payload);
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let mut context = hmac::Context::with_key(&key);
+    context.update(timestamp.to_string().as_bytes());
+    context.update(b".");
+    context.update(payload);
     // Lowercase hex, as Stripe writes it.
-    format!("{:x}", mac.finalize().into_bytes())
+    context
+        .sign()
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 /// A `Stripe-Signature` value for `payload` at `timestamp`, one `v1` per secret (as

@@ -119,8 +119,7 @@ impl FromRequest for Caller {
             if let Some(SessionUser(user)) = session_user {
                 return Ok(Caller::session(user));
             }
-            let state =
-                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             if in_query {
                 return Err(ApiError::InvalidRequest(
                     "access tokens are not accepted in the URL; send Authorization: Bearer <token>"

@@ -126,7 +126,7 @@ async fn form_as_json(req: &mut ServiceRequest) -> Result<Value, PageError> {
         }
     }
     let body = Value::Object(body);
-    let bytes = serde_json::to_vec(&body).map_err(PageError::internal)?;
+    let bytes = serde_json::to_vec(&body).map_err(|e| PageError::internal(e))?;
     let headers = req.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -184,11 +184,12 @@ impl From<ItemState> for ItemJson {
 }
 
 impl From<CustomerError> for ApiError {
+    #[track_caller]
     fn from(e: CustomerError) -> Self {
         let message = e.to_string();
-        let (status, code) = match &e {
+        let (status, code) = match e {
             CustomerError::Invalid { field, message } => {
-                return ApiError::bad_request(*field, message.clone())
+                return ApiError::bad_request(field, message)
             }
             CustomerError::NotConnected => (StatusCode::CONFLICT, "stripe_not_connected"),
             CustomerError::NotFound(_) => (StatusCode::NOT_FOUND, "customer_not_found"),
@@ -206,7 +207,7 @@ impl From<CustomerError> for ApiError {
             }
             CustomerError::StripeTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "stripe_timeout"),
             CustomerError::StripeFailed(_) => (StatusCode::BAD_GATEWAY, "stripe_error"),
-            CustomerError::Db(e) => return ApiError::Internal(e.to_string()),
+            CustomerError::Db(e) => return ApiError::internal(e),
         };
         ApiError::Domain {
             status,

@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::db::DbError;
+use crate::error::{BoxError, Chain, Internal};
 
 const REALM: &str = "bridgekeeper";
 
@@ -85,17 +86,25 @@ pub enum ApiError {
         message: String,
         retry_after_seconds: i64,
     },
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The server's own failure: the answer says so and nothing more; the log line
+    /// has the cause and where it was turned into this error.
+    #[error(transparent)]
+    Internal(Internal),
 }
 
 impl From<DbError> for ApiError {
+    #[track_caller]
     fn from(e: DbError) -> Self {
-        ApiError::Internal(e.to_string())
+        ApiError::internal(e)
     }
 }
 
 impl ApiError {
+    #[track_caller]
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        ApiError::Internal(Internal::new(cause))
+    }
+
     pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             field: field.into(),
@@ -155,8 +164,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let message = match self {
-            ApiError::Internal(cause) => {
-                tracing::error!(%cause, "API request failed");
+            ApiError::Internal(internal) => {
+                // Logged once, here, with its chain; the answer says nothing of it.
+                tracing::error!(error = %Chain(internal), "API request failed");
                 "the server could not finish this request".to_owned()
             }
             other => other.to_string(),
@@ -208,7 +218,7 @@ mod tests {
             ApiError::MethodNotAllowed { allow: "GET" },
             ApiError::PayloadTooLarge { limit: 1 },
             ApiError::UnsupportedMediaType,
-            ApiError::Internal("boom".into()),
+            ApiError::internal("boom"),
         ];
         for error in &errors {
             assert!(documented(error), "{error:?} is not in ERROR_CODES");
@@ -233,5 +243,24 @@ mod tests {
             let api = ApiError::from(error);
             assert!(documented(&api), "{api:?} is not in ERROR_CODES");
         }
+    }
+
+    #[test]
+    fn an_internal_error_answer_says_nothing_of_its_cause() {
+        let cause = DbError::task("the SQLite writer has stopped");
+        let response = ApiError::from(cause).error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .expect("a body in memory")
+            .expect("readable");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            json,
+            json!({
+                "error": "internal_error",
+                "message": "the server could not finish this request",
+            })
+        );
     }
 }

@@ -62,7 +62,7 @@ pub(super) async fn me_get(
     caller.require_scope(CUSTOMERS_READ)?;
     let business = accounts::find_user(&state.db, caller.business_user_id)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(e))?
         .ok_or_else(|| ApiError::NotFound("the business of this token no longer exists".into()))?;
     Ok(HttpResponse::Ok().json(MeJson {
         business: BusinessJson {

@@ -38,7 +38,7 @@ async fn trusted_target(
     let client_id = authorize_request::client_id(params).map_err(PageError::BadRequest)?;
     let client = clients::find(&state.db, client_id)
         .await
-        .map_err(PageError::internal)?
+        .map_err(|e| PageError::internal(e))?
         .ok_or_else(|| {
             PageError::BadRequest(
                 "This application is not registered here (unknown client_id). Tell the application's developer."
@@ -116,7 +116,7 @@ pub async fn authorize_get(
         state.now(),
     )
     .await
-    .map_err(PageError::internal)?;
+    .map_err(|e| PageError::internal(e))?;
     let (client, request, user) = match outcome {
         AuthorizeOutcome::ErrorPage(message) => return Err(PageError::BadRequest(message)),
         AuthorizeOutcome::LoginRequired => {
@@ -208,7 +208,7 @@ pub async fn authorize_post(
     if !approve {
         consent::deny(&state.db, &client, &request.scope, actor, state.now())
             .await
-            .map_err(PageError::internal)?;
+            .map_err(|e| PageError::internal(e))?;
         let denied = OAuthError::AccessDenied("the user declined the request".into());
         return Ok(error_redirect(&state, &target, &denied, &params, true));
     }
@@ -222,6 +222,6 @@ pub async fn authorize_post(
         state.now(),
     )
     .await
-    .map_err(PageError::internal)?;
+    .map_err(|e| PageError::internal(e))?;
     Ok(code_redirect(&state, &request, &code, true))
 }

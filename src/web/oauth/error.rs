@@ -7,6 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
 use serde::Serialize;
 
+use crate::error::Chain;
 use crate::oauth::OAuthError;
 use crate::web::api::error::ErrorCode;
 
@@ -43,8 +44,9 @@ pub fn status(error: &OAuthError) -> StatusCode {
 }
 
 pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
-    if let OAuthError::ServerError(cause) = error {
-        tracing::error!(%cause, "OAuth request failed");
+    if let OAuthError::ServerError(internal) = error {
+        // Logged once, here, with its chain; the answer says nothing of it.
+        tracing::error!(error = %Chain(internal), "OAuth request failed");
     }
     let mut response = HttpResponse::build(status(error));
     response
@@ -103,7 +105,7 @@ mod tests {
             OAuthError::ClientThrottled {
                 retry_after_seconds: 1,
             },
-            OAuthError::ServerError("x".into()),
+            OAuthError::server_error("x"),
         ];
         for error in &errors {
             let status = status(error).as_u16();
@@ -114,5 +116,24 @@ mod tests {
                 "{error:?} is not in ERROR_CODES"
             );
         }
+    }
+
+    #[test]
+    fn a_server_error_answer_says_nothing_of_its_cause() {
+        let cause = crate::db::DbError::task("the SQLite writer has stopped");
+        let response = oauth_error_response(&OAuthError::server_error(cause));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .expect("a body in memory")
+            .expect("readable");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "error": "server_error",
+                "error_description": "the server could not finish this request",
+            })
+        );
     }
 }

@@ -28,9 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 impl From<ConnectError> for PageError {
+    #[track_caller]
     fn from(e: ConnectError) -> Self {
         match e {
             ConnectError::Db(e) => PageError::internal(e),
+            ConnectError::Crypto(e) => PageError::internal(e),
             other => PageError::BadRequest(other.to_string()),
         }
     }
@@ -116,7 +118,7 @@ async fn connect_start(
             let binding = random_token(32);
             session
                 .insert(CONNECT_BINDING, &binding)
-                .map_err(PageError::internal)?;
+                .map_err(|e| PageError::internal(e))?;
             binding
         }
     };
@@ -221,6 +223,7 @@ async fn connect_callback(
             Ok(see_other(TAB))
         }
         Err(ConnectError::Db(e)) => Err(PageError::internal(e)),
+        Err(ConnectError::Crypto(e)) => Err(PageError::internal(e)),
         Err(e) => problem(&state, &session, user, e.to_string()),
     }
 }

@@ -98,6 +98,7 @@ struct PageQuery {
 }
 
 impl From<CustomerError> for PageError {
+    #[track_caller]
     fn from(e: CustomerError) -> Self {
         match e {
             CustomerError::Db(e) => PageError::internal(e),

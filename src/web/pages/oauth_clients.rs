@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 impl From<ClientError> for PageError {
+    #[track_caller]
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::NotFound => PageError::NotFound,
@@ -305,7 +306,7 @@ async fn grant_revoke(
     let actor = user_actor(&user, &req, &state);
     let revoked = consent::revoke_grant(&state.db, user.id, path.into_inner(), actor, state.now())
         .await
-        .map_err(PageError::internal)?;
+        .map_err(|e| PageError::internal(e))?;
     if !revoked {
         return Err(PageError::NotFound);
     }
