@@ -2,6 +2,7 @@
 //! the timestamp tolerance, at-most-once application, out-of-order delivery, and the
 //! emulator's dashboard revocation arriving as a webhook.
 
+use bridgekeeper::db::types::UserId;
 use bridgekeeper::db::{stripe_webhook_events, DbError};
 use bridgekeeper::events::Actor;
 use bridgekeeper::stripe::platform_settings::{self, SettingsForm};
@@ -29,6 +30,32 @@ async fn stored_events(app: &TestApp, account: &str) -> Vec<stripe_webhook_event
         })
         .await
         .expect("events")
+}
+
+/// A connected business that recorded the customer of an active subscription: the
+/// business, its account, the customer and the subscription as Stripe sends it.
+async fn recorded_subscriber(app: &TestApp) -> (UserId, String, String, Value) {
+    let user_id = app.logged_in_business("owner@acme.test").await.id;
+    let account = app.connect_stripe(None).await;
+    let (customer, object) = app.emulator().inspect(|m| {
+        let acct = &m.accounts[&account];
+        let sub = acct
+            .subscriptions
+            .iter()
+            .find(|s| s.status == "active")
+            .expect("active")
+            .clone();
+        (
+            sub.customer.clone(),
+            acct.subscription_json(&sub, "2026-10-28.endive", false, false),
+        )
+    });
+    app.state
+        .customers
+        .record(user_id, &customer, None, Actor::system("test"))
+        .await
+        .expect("recorded");
+    (user_id, account, customer, object)
 }
 
 fn deauthorized(app: &TestApp, account: &str) -> Value {
@@ -241,27 +268,8 @@ async fn duplicate_deliveries_are_acknowledged_and_applied_once() {
 #[tokio::test]
 async fn out_of_order_subscription_events_keep_the_newest_state() {
     let app = TestApp::spawn().await;
-    let user_id = app.logged_in_business("owner@acme.test").await.id;
-    let account = app.connect_stripe(None).await;
+    let (user_id, account, customer, mut object) = recorded_subscriber(&app).await;
     let emulator = app.emulator();
-    let (customer, mut object) = emulator.inspect(|m| {
-        let acct = &m.accounts[&account];
-        let sub = acct
-            .subscriptions
-            .iter()
-            .find(|s| s.status == "active")
-            .expect("active")
-            .clone();
-        (
-            sub.customer.clone(),
-            acct.subscription_json(&sub, "2026-10-28.endive", false, false),
-        )
-    });
-    app.state
-        .customers
-        .record(user_id, &customer, None, Actor::system("test"))
-        .await
-        .expect("recorded");
     emulator.set_delivery(DeliveryPlan {
         hold: true,
         ..Default::default()
@@ -420,26 +428,7 @@ async fn delayed_deliveries_arrive_later() {
 #[tokio::test]
 async fn an_event_whose_effects_cannot_be_applied_is_not_recorded_so_stripe_sends_it_again() {
     let app = TestApp::spawn().await;
-    let user_id = app.logged_in_business("owner@acme.test").await.id;
-    let account = app.connect_stripe(None).await;
-    let (customer, object) = app.emulator().inspect(|m| {
-        let acct = &m.accounts[&account];
-        let sub = acct
-            .subscriptions
-            .iter()
-            .find(|s| s.status == "active")
-            .expect("active")
-            .clone();
-        (
-            sub.customer.clone(),
-            acct.subscription_json(&sub, "2026-10-28.endive", false, false),
-        )
-    });
-    app.state
-        .customers
-        .record(user_id, &customer, None, Actor::system("test"))
-        .await
-        .expect("recorded");
+    let (_, account, _, object) = recorded_subscriber(&app).await;
     // The cache cannot be written: applying the event fails.
     app.raw_database(|conn| {
         diesel::connection::SimpleConnection::batch_execute(
