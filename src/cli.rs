@@ -100,7 +100,18 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    crate::telemetry::init(settings.log_format, &settings.log_filter);
+    // Kept to the end: dropping it sends the traces still buffered.
+    let _tracing = match crate::telemetry::init(
+        settings.log_format,
+        &settings.log_filter,
+        &settings.telemetry,
+    ) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e}\nSee docs/configuration.md for every variable.");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),

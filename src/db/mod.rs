@@ -109,6 +109,7 @@ pub mod oauth_revoked_access_tokens;
 pub mod oauth_signing_keys;
 pub mod oauth_token_families;
 pub mod schema;
+mod stats;
 pub mod stripe_connect_states;
 pub mod stripe_connections;
 pub mod stripe_settings;
@@ -126,6 +127,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::ManageConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tracing::Instrument;
 
 use crate::events::{DomainEvent, EventBus};
 
@@ -443,11 +445,14 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let span = use_case_span::<F>("read");
         if self.writer.is_some() {
-            return self.read_blocking(use_case);
+            return span.in_scope(|| self.read_blocking(use_case));
         }
         let db = self.clone();
-        on_blocking_pool(move || db.read_blocking(use_case)).await
+        on_blocking_pool(move || db.read_blocking(use_case))
+            .instrument(span)
+            .await
     }
 
     /// The synchronous form of [`Database::read`], for the command line.
@@ -482,11 +487,14 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let span = use_case_span::<F>("write");
         match &self.writer {
-            Some(writer) => writer.submit(use_case).await,
+            Some(writer) => writer.submit(use_case).instrument(span).await,
             None => {
                 let db = self.clone();
-                on_blocking_pool(move || db.write_on_pool(use_case)).await
+                on_blocking_pool(move || db.write_on_pool(use_case))
+                    .instrument(span)
+                    .await
             }
         }
     }
@@ -529,6 +537,28 @@ fn cores() -> u32 {
     std::thread::available_parallelism()
         .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
         .unwrap_or(1)
+}
+
+/// The span of one use case, named after the function that wrote its closure (the
+/// closure's type name is that function's path): `oauth::token::exchange`. DEBUG, so
+/// it costs nothing unless traces are exported (see `telemetry`).
+fn use_case_span<F>(access: &'static str) -> tracing::Span {
+    tracing::debug_span!(
+        "use_case",
+        otel.name = use_case_name::<F>(),
+        db.access = access
+    )
+}
+
+/// `bridgekeeper::oauth::token::exchange::{{closure}}` → `oauth::token::exchange`.
+fn use_case_name<F>() -> &'static str {
+    let name = std::any::type_name::<F>();
+    let name = name.strip_prefix("bridgekeeper::").unwrap_or(name);
+    let mut name = name;
+    while let Some(outer) = name.strip_suffix("::{{closure}}") {
+        name = outer;
+    }
+    name
 }
 
 /// Runs `work` on the blocking thread pool, inside the caller's tracing span.

@@ -43,6 +43,11 @@ pub async fn exchange(
     now: i64,
 ) -> Exchange {
     let keys_ctx = ctx.clone();
+    let grant_type = match &grant {
+        GrantRequest::AuthorizationCode { .. } => GRANT_AUTHORIZATION_CODE,
+        GrantRequest::RefreshToken { .. } => GRANT_REFRESH_TOKEN,
+        GrantRequest::ClientCredentials { .. } => GRANT_CLIENT_CREDENTIALS,
+    };
     let outcome = db
         .write(move |tx| {
             let client = match client_auth::authenticate(tx.conn, &ctx, &presented, now)? {
@@ -88,7 +93,7 @@ pub async fn exchange(
             }
         })
         .await;
-    match outcome {
+    let exchange = match outcome {
         Ok((result, client)) => Exchange {
             result: result.and_then(|issued| issued.sign(&keys_ctx.keys)),
             client,
@@ -97,7 +102,17 @@ pub async fn exchange(
             result: Err(error),
             client: client.map(|c| *c),
         },
-    }
+    };
+    metrics::counter!(
+        "bridgekeeper_oauth_tokens_total",
+        "grant_type" => grant_type,
+        "outcome" => match &exchange.result {
+            Ok(_) => "issued",
+            Err(error) => error.code(),
+        },
+    )
+    .increment(1);
+    exchange
 }
 
 /// An error that rolled the transaction back, with the client if it was known.
@@ -268,6 +283,7 @@ fn refresh(
         // Reuse of a rotated-out token (R26), or the loser of a race for the current
         // one: the whole family goes.
         issue::revoke_family(tx.conn, &family.family_id, now)?;
+        metrics::counter!("bridgekeeper_oauth_refresh_reuse_total").increment(1);
         tx.publish(event(
             actor,
             now,

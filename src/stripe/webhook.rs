@@ -25,6 +25,31 @@ pub enum SignatureError {
     NoSecrets,
 }
 
+/// The `type` label of a webhook whose signature did not verify: its body is not read.
+pub const UNVERIFIED_TYPE: &str = "unverified";
+
+/// Counts one webhook by event type and outcome. Only verified events name their type
+/// (Stripe's types, a few hundred at most); a type that does not look like one of
+/// Stripe's (`customer.subscription.updated`) is counted as `other`.
+pub fn count_received(event_type: &str, outcome: &'static str) {
+    let looks_like_stripes = !event_type.is_empty()
+        && event_type.len() <= 64
+        && event_type
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_');
+    let event_type = if looks_like_stripes {
+        event_type.to_owned()
+    } else {
+        "other".to_owned()
+    };
+    metrics::counter!(
+        "bridgekeeper_stripe_webhook_events_total",
+        "type" => event_type,
+        "outcome" => outcome,
+    )
+    .increment(1);
+}
+
 fn signature(secret: &str, timestamp: i64, payload: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));

@@ -51,6 +51,7 @@ async fn stripe_webhook(
         state.now(),
     ) {
         tracing::warn!(reason = %e, "webhook signature rejected");
+        webhook::count_received(webhook::UNVERIFIED_TYPE, "rejected");
         return bad_request(&e.to_string());
     }
     let event: Event = match serde_json::from_slice(&body) {
@@ -87,11 +88,13 @@ async fn stripe_webhook(
                 }
             }
             tracing::info!(%event_id, %event_type, outcome = outcome.as_str(), "webhook processed");
+            webhook::count_received(&event_type, outcome.as_str());
             HttpResponse::Ok().json(json!({"received": true, "outcome": outcome.as_str()}))
         }
         Err(e) => {
             // Stripe retries on anything but 2xx.
             tracing::error!(%event_id, %event_type, error = %e, "webhook processing failed");
+            webhook::count_received(&event_type, "failed");
             HttpResponse::InternalServerError()
                 .json(json!({"error": "processing failed; retry later"}))
         }

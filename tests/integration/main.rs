@@ -13,6 +13,7 @@ mod customers;
 mod docs;
 mod guide;
 mod oauth;
+mod observability;
 mod startup;
 mod stripe_browser;
 mod stripe_client;
