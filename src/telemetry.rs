@@ -22,7 +22,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::{LogFormat, TelemetrySettings};
 
@@ -91,18 +91,7 @@ pub fn init(
         .as_ref()
         .map(|endpoint| tracer_provider(endpoint, &telemetry.service_name))
         .transpose()?;
-    let logs = match format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_writer(std::io::stderr)
-            .with_filter(env_filter(filter))
-            .boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_filter(env_filter(filter))
-            .boxed(),
-    };
+    let logs = log_layer(format, filter);
     let traces = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("bridgekeeper"))
@@ -118,6 +107,23 @@ pub fn init(
         EXPORTING.store(true, Ordering::Relaxed);
     }
     Ok(TracingGuard { provider })
+}
+
+/// Log lines on standard error, filtered by `LOG_LEVEL` for themselves alone: the
+/// exporter, when there is one, has its own filter.
+fn log_layer(format: LogFormat, filter: &str) -> Box<dyn Layer<Registry> + Send + Sync> {
+    match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+            .with_filter(env_filter(filter))
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(env_filter(filter))
+            .boxed(),
+    }
 }
 
 /// What goes to the collector: this service's spans and events, DEBUG and up (the use
@@ -333,6 +339,27 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn without_a_collector_use_case_spans_are_disabled_and_request_spans_are_not() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry()
+            .with(super::log_layer(crate::config::LogFormat::Text, "info"));
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(tracing::debug_span!("use_case").is_disabled());
+            assert!(!tracing::info_span!("request").is_disabled());
+        });
+    }
+
+    #[test]
+    fn the_exporter_takes_this_services_debug_spans_and_no_librarys() {
+        use tracing::Level;
+        let targets = super::exported_spans();
+        assert!(targets.would_enable("bridgekeeper::db", &Level::DEBUG));
+        assert!(!targets.would_enable("bridgekeeper::db", &Level::TRACE));
+        assert!(!targets.would_enable("reqwest::connect", &Level::INFO));
+        assert!(!targets.would_enable("opentelemetry_sdk", &Level::WARN));
     }
 
     #[test]

@@ -619,6 +619,18 @@ mod tests {
     }
 
     #[test]
+    fn a_use_case_is_named_after_the_function_that_wrote_its_closure() {
+        fn name_of<F>(_: &F) -> &'static str {
+            use_case_name::<F>()
+        }
+        let use_case = |_: &mut DbConnection| Ok::<_, DbError>(());
+        assert_eq!(
+            name_of(&use_case),
+            "db::tests::a_use_case_is_named_after_the_function_that_wrote_its_closure"
+        );
+    }
+
+    #[test]
     fn database_url_hides_password_when_printed() {
         let url = DatabaseUrl::parse("postgres://bob:hunter2@db:5432/bk").expect("valid");
         let shown = url.to_string();
