@@ -4,15 +4,14 @@
 
 use std::time::Instant;
 
-use tracing::field::Empty;
-use tracing::Instrument;
-
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use crate::crypto::random_token;
 use crate::web::error::PageError;
