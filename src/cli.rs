@@ -160,6 +160,13 @@ fn serve(settings: Settings) -> ExitCode {
         let public_url = app.state().settings.issuer();
         let has_admin = accounts::any_admin(&app.state().db).await.unwrap_or(true);
         println!("bridgekeeper is listening on {public_url} (database: {backend})");
+        match (app.state().settings.telemetry.metrics_address, app.metrics_port()) {
+            (Some(address), Some(port)) => {
+                let bound = std::net::SocketAddr::new(address.ip(), port);
+                println!("  metrics: http://{bound}/metrics");
+            }
+            _ => println!("  metrics: {public_url}/metrics"),
+        }
         if app.state().sandbox {
             println!("Sandbox mode: no Stripe keys configured; Stripe is emulated locally.");
             if let Some(emulator) = &app.state().stripe_emulator {

@@ -5,8 +5,9 @@
 //! Spans: one per request (`web::middleware::observe_requests`), one per use case
 //! (`db::Database::read` and `write`, at DEBUG), one per Stripe call. The log output
 //! shows the INFO ones (the request, with its request id) as the context of each line;
-//! the OTLP exporter gets all of them. Without a collector the DEBUG spans are disabled
-//! at their call site, so they cost a load and a compare.
+//! the OTLP exporter gets all of them. Without a collector (and unless `LOG_LEVEL`
+//! asks for DEBUG) the DEBUG spans are disabled where they are created: their interest
+//! is cached per call site, so each costs a load and a compare.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
