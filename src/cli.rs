@@ -125,7 +125,18 @@ pub fn main(mounted: MountedCommand) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    crate::telemetry::init(settings.log_format, &settings.log_filter);
+    // Kept to the end: dropping it sends the traces still buffered.
+    let _tracing = match crate::telemetry::init(
+        settings.log_format,
+        &settings.log_filter,
+        &settings.telemetry,
+    ) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e}\nSee docs/configuration.md for every variable.");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let command = match invocation {
         Invocation::Mounted(args) => return (mounted.run)(args),
         Invocation::Own(command) => command,
@@ -177,6 +188,13 @@ fn serve(settings: Settings) -> ExitCode {
         let public_url = app.state().settings.issuer();
         let has_admin = accounts::any_admin(&app.state().db).await.unwrap_or(true);
         println!("bridgekeeper is listening on {public_url} (database: {backend})");
+        match (app.state().settings.telemetry.metrics_address, app.metrics_port()) {
+            (Some(address), Some(port)) => {
+                let bound = std::net::SocketAddr::new(address.ip(), port);
+                println!("  metrics: http://{bound}/metrics");
+            }
+            _ => println!("  metrics: {public_url}/metrics"),
+        }
         if app.state().sandbox {
             println!("Sandbox mode: no Stripe keys configured; Stripe is emulated locally.");
             if let Some(emulator) = app.stripe_emulator() {

@@ -49,6 +49,38 @@ pub struct Settings {
     pub stripe: StripeSettings,
     /// A cached customer older than this is re-read from Stripe when it is read alone.
     pub customers_refresh_after_seconds: i64,
+    pub telemetry: TelemetrySettings,
+}
+
+/// Where metrics are served and where traces go.
+#[derive(Debug, Clone)]
+pub struct TelemetrySettings {
+    /// `/metrics` on a listener of its own at this address; `None` serves it on the
+    /// public listener.
+    pub metrics_address: Option<SocketAddr>,
+    /// When set, a scrape must send `Authorization: Bearer <token>`.
+    pub metrics_bearer_token: Option<MetricsToken>,
+    /// The OTLP/HTTP collector's base URL (`/v1/traces` is appended); `None` exports
+    /// no traces.
+    pub otlp_endpoint: Option<Url>,
+    /// `service.name` on exported traces.
+    pub service_name: String,
+}
+
+/// The bearer token a scrape of `/metrics` must present; never printed.
+#[derive(Clone)]
+pub struct MetricsToken(String);
+
+impl MetricsToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(hidden)")
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -225,6 +257,26 @@ impl Settings {
                 0,
                 30 * 86400,
             )?,
+            telemetry: TelemetrySettings {
+                metrics_address: env
+                    .get("METRICS_ADDRESS")
+                    .map(|raw| {
+                        raw.trim().parse().map_err(|_| ConfigError {
+                            variable: "METRICS_ADDRESS",
+                            value: raw.clone(),
+                            expected: "an IP address and port, e.g. 127.0.0.1:9100".into(),
+                        })
+                    })
+                    .transpose()?,
+                metrics_bearer_token: env
+                    .get("METRICS_BEARER_TOKEN")
+                    .map(|raw| metrics_token(raw.trim()))
+                    .transpose()?,
+                otlp_endpoint: optional_url("OTEL_EXPORTER_OTLP_ENDPOINT")?,
+                service_name: env
+                    .get("OTEL_SERVICE_NAME")
+                    .unwrap_or_else(|| "bridgekeeper".into()),
+            },
             stripe: StripeSettings {
                 api_base: optional_url("STRIPE_API_BASE")?,
                 connect_base: optional_url("STRIPE_CONNECT_BASE")?,
@@ -257,6 +309,20 @@ impl Settings {
     pub fn issuer(&self) -> String {
         self.public_url.as_str().trim_end_matches('/').to_owned()
     }
+}
+
+/// A scrape token long enough not to be guessed, in characters a header carries as is.
+fn metrics_token(raw: &str) -> Result<MetricsToken, ConfigError> {
+    let printable = raw.bytes().all(|b| b.is_ascii_graphic());
+    if raw.len() < 16 || !printable {
+        return Err(ConfigError {
+            variable: "METRICS_BEARER_TOKEN",
+            value: "(hidden)".into(),
+            expected: "at least 16 visible ASCII characters, e.g. from `openssl rand -hex 32`"
+                .into(),
+        });
+    }
+    Ok(MetricsToken(raw.to_owned()))
 }
 
 fn parse_base_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
@@ -382,6 +448,25 @@ mod tests {
             !err.to_string().contains("secret-value"),
             "a bad key is not echoed"
         );
+    }
+
+    #[test]
+    fn metrics_and_traces_are_on_the_public_listener_and_off_by_default() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert!(s.telemetry.metrics_address.is_none());
+        assert!(s.telemetry.metrics_bearer_token.is_none());
+        assert!(s.telemetry.otlp_endpoint.is_none());
+        assert_eq!(s.telemetry.service_name, "bridgekeeper");
+    }
+
+    #[test]
+    fn a_short_metrics_token_is_refused_without_being_echoed() {
+        let err = settings(&[("METRICS_BEARER_TOKEN", "hunter2")]).expect_err("rejected");
+        assert_eq!(err.variable, "METRICS_BEARER_TOKEN");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let s = settings(&[("METRICS_BEARER_TOKEN", "0123456789abcdef0123")]).expect("valid");
+        let shown = format!("{:?}", s.telemetry);
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
     }
 
     #[test]

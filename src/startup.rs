@@ -79,6 +79,8 @@ pub fn open_database(settings: &Settings) -> Result<Database, StartupError> {
 pub struct Application {
     server: Server,
     port: u16,
+    /// `/metrics` on its own listener (`METRICS_ADDRESS`), and that listener's port.
+    metrics: Option<(Server, u16)>,
     state: AppState,
     /// The emulator started in sandbox mode; the web layer only links to it.
     stripe_emulator: Option<EmulatorHandle>,
@@ -94,6 +96,8 @@ impl Application {
         clock: SharedClock,
     ) -> Result<Self, StartupError> {
         let master_key = load_master_key(&settings)?;
+        // Installs the process's metrics recorder before anything records.
+        crate::telemetry::metrics();
         let db_settings = settings.clone();
         let db = tokio::task::spawn_blocking(move || open_database(&db_settings))
             .await
@@ -113,6 +117,16 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::other(e))?
             .port();
+        let metrics_listener = settings
+            .telemetry
+            .metrics_address
+            .map(|address| {
+                TcpListener::bind(address).map_err(|source| StartupError::Bind {
+                    address: address.to_string(),
+                    source,
+                })
+            })
+            .transpose()?;
 
         let mut settings = settings;
         if settings.public_url.port() == Some(0) {
@@ -167,6 +181,10 @@ impl Application {
             oauth,
         };
         let server = run(listener, state.clone(), &master_key)?;
+        let metrics = match metrics_listener {
+            Some(listener) => Some(run_metrics(listener, state.clone())?),
+            None => None,
+        };
         crate::maintenance::spawn(
             state.db.clone(),
             state.clock.clone(),
@@ -177,6 +195,7 @@ impl Application {
         Ok(Self {
             server,
             port,
+            metrics,
             state,
             stripe_emulator,
         })
@@ -184,6 +203,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener, when `METRICS_ADDRESS` gave it one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     pub fn state(&self) -> &AppState {
@@ -198,7 +222,13 @@ impl Application {
 
     /// Serves until the process ends (tests stop it by dropping it).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            Some((metrics, _)) => {
+                let (served, _) = tokio::join!(self.server, metrics);
+                served
+            }
+            None => self.server.await,
+        }
     }
 
     /// Serves until `shutdown` completes, then stops accepting and finishes in-flight
@@ -209,8 +239,14 @@ impl Application {
     ) -> std::io::Result<()> {
         let handle = self.server.handle();
         let server = self.server;
+        // The metrics listener runs beside the server and stops with it.
+        let metrics = self.metrics.map(|(metrics, _)| {
+            let handle = metrics.handle();
+            actix_web::rt::spawn(metrics);
+            handle
+        });
         tokio::pin!(server);
-        tokio::select! {
+        let outcome = tokio::select! {
             outcome = &mut server => outcome,
             () = shutdown => {
                 tracing::info!("shutting down gracefully");
@@ -219,7 +255,11 @@ impl Application {
                 drop(handle.stop(true));
                 server.await
             }
+        };
+        if let Some(metrics) = metrics {
+            metrics.stop(false).await;
         }
+        outcome
     }
 }
 
@@ -306,6 +346,7 @@ fn run(
     // pool. More threads than pooled connections only wait for one, and each idle
     // thread keeps its own allocator pages (tokio's default allows 512).
     let blocking_threads = state.settings.database_pool_size as usize + 4;
+    let metrics_on_public_listener = state.settings.telemetry.metrics_address.is_none();
     let data = actix_web::web::Data::new(state);
     let server = HttpServer::new(move || {
         let sessions =
@@ -325,8 +366,13 @@ fn run(
             .wrap(web::middleware::security_headers())
             .wrap(Compress::default())
             .wrap(from_fn(web::middleware::api_cors))
-            .wrap(from_fn(web::middleware::log_requests))
-            .configure(web::configure)
+            .wrap(from_fn(web::middleware::observe_requests))
+            .configure(|cfg| {
+                web::configure(cfg);
+                if metrics_on_public_listener {
+                    web::metrics::configure(cfg);
+                }
+            })
             .default_service(actix_web::web::to(web::middleware::not_found))
     })
     .shutdown_timeout(10)
@@ -337,4 +383,26 @@ fn run(
     .map_err(|e| StartupError::other(e))?
     .run();
     Ok(server)
+}
+
+/// `/metrics` alone on its own listener, off the public one: one worker is plenty for
+/// a scrape every few seconds.
+fn run_metrics(listener: TcpListener, state: AppState) -> Result<(Server, u16), StartupError> {
+    let port = listener
+        .local_addr()
+        .map_err(|e| StartupError::other(e))?
+        .port();
+    let data = actix_web::web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(web::metrics::configure)
+    })
+    .workers(1)
+    .shutdown_timeout(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(|e| StartupError::other(e))?
+    .run();
+    Ok((server, port))
 }

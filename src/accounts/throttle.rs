@@ -21,17 +21,25 @@ impl Throttle {
     }
 
     /// `Some(seconds until the oldest counted failure leaves the window)` when `subject`
-    /// has `max_failures` or more failures in the window; `None` when it may try.
+    /// has `max_failures` or more failures in the window; `None` when it may try. Each
+    /// decision is counted by scope.
     pub fn check(
         &self,
         conn: &mut DbConnection,
-        scope: &str,
+        scope: &'static str,
         subject: &str,
         max_failures: i64,
     ) -> diesel::QueryResult<Option<i64>> {
         let since = self.now - self.window_seconds;
         let (count, oldest) = auth_failures::count_since(conn, scope, subject, since)?;
-        Ok((count >= max_failures).then(|| {
+        let refused = count >= max_failures;
+        metrics::counter!(
+            "bridgekeeper_throttle_decisions_total",
+            "scope" => scope,
+            "decision" => if refused { "refused" } else { "allowed" },
+        )
+        .increment(1);
+        Ok(refused.then(|| {
             let oldest = oldest.unwrap_or(self.now);
             (oldest + self.window_seconds - self.now).max(1)
         }))

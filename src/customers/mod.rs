@@ -84,6 +84,17 @@ pub struct Customers {
 }
 
 /// A validated Stripe customer id (`cus_…`; Stripe ids are at most 255 characters).
+/// A read of one cached customer: `hit` (the copy was fresh), `miss` (re-read from
+/// Stripe first) or `stale` (too old, but Stripe could not be reached).
+fn count_lookup(outcome: &'static str) {
+    metrics::counter!(
+        "bridgekeeper_cache_lookups_total",
+        "cache" => "customers",
+        "outcome" => outcome,
+    )
+    .increment(1);
+}
+
 pub fn parse_customer_id(raw: &str) -> Result<String, CustomerError> {
     let valid = raw.len() > 4
         && raw.len() <= 255
@@ -278,11 +289,16 @@ impl Customers {
             return Err(CustomerError::Deleted(customer_id));
         }
         if self.now() - record.fetched_at < self.refresh_after_seconds {
+            count_lookup("hit");
             return Ok(document_of(record, decode(subscriptions), false));
         }
         match self.refresh(&record).await {
-            Ok(record) => self.load_document(record, false).await,
+            Ok(record) => {
+                count_lookup("miss");
+                self.load_document(record, false).await
+            }
             Err(CustomerError::StripeUnavailable(error) | CustomerError::StripeTimeout(error)) => {
+                count_lookup("stale");
                 tracing::warn!(%error, customer = %customer_id, "serving a stale copy");
                 Ok(document_of(record, decode(subscriptions), true))
             }

@@ -121,6 +121,7 @@ pub mod oauth_revoked_access_tokens;
 pub mod oauth_signing_keys;
 pub mod oauth_token_families;
 pub mod schema;
+mod stats;
 pub mod stripe_connect_states;
 pub mod stripe_connections;
 pub mod stripe_settings;
@@ -139,6 +140,7 @@ use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::ManageConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tracing::Instrument;
 
 use crate::error::{BoxError, Context};
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -552,11 +554,14 @@ impl<H: AfterUseCase> Database<H> {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let span = use_case_span::<F>("read");
         if self.writer.is_some() {
-            return self.read_blocking(use_case);
+            return span.in_scope(|| self.read_blocking(use_case));
         }
         let db = self.clone();
-        on_blocking_pool(move || db.read_blocking(use_case)).await
+        on_blocking_pool(move || db.read_blocking(use_case))
+            .instrument(span)
+            .await
     }
 
     /// The synchronous form of [`Database::read`], for the command line.
@@ -591,11 +596,19 @@ impl<H: AfterUseCase> Database<H> {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let span = use_case_span::<F>("write");
         match &self.writer {
-            Some(writer) => writer.submit(self.hook.clone(), use_case).await,
+            Some(writer) => {
+                writer
+                    .submit(self.hook.clone(), use_case)
+                    .instrument(span)
+                    .await
+            }
             None => {
                 let db = self.clone();
-                on_blocking_pool(move || db.write_on_pool(use_case)).await
+                on_blocking_pool(move || db.write_on_pool(use_case))
+                    .instrument(span)
+                    .await
             }
         }
     }
@@ -652,6 +665,28 @@ fn cores() -> u32 {
         .unwrap_or(1)
 }
 
+/// The span of one use case, named after the function that wrote its closure (the
+/// closure's type name is that function's path): `oauth::token::exchange`. DEBUG, so
+/// it costs nothing unless traces are exported (see `telemetry`).
+fn use_case_span<F>(access: &'static str) -> tracing::Span {
+    tracing::debug_span!(
+        "use_case",
+        otel.name = use_case_name::<F>(),
+        db.access = access
+    )
+}
+
+/// `bridgekeeper::oauth::token::exchange::{{closure}}` → `oauth::token::exchange`.
+fn use_case_name<F>() -> &'static str {
+    let name = std::any::type_name::<F>();
+    let name = name.strip_prefix("bridgekeeper::").unwrap_or(name);
+    let mut name = name;
+    while let Some(outer) = name.strip_suffix("::{{closure}}") {
+        name = outer;
+    }
+    name
+}
+
 /// Runs `work` on the blocking thread pool, inside the caller's tracing span.
 async fn on_blocking_pool<T, E, W>(work: W) -> Result<T, E>
 where
@@ -685,6 +720,18 @@ mod tests {
         ));
         assert!(DatabaseUrl::parse("mysql://u@h/db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn a_use_case_is_named_after_the_function_that_wrote_its_closure() {
+        fn name_of<F>(_: &F) -> &'static str {
+            use_case_name::<F>()
+        }
+        let use_case = |_: &mut DbConnection| Ok::<_, DbError>(());
+        assert_eq!(
+            name_of(&use_case),
+            "db::tests::a_use_case_is_named_after_the_function_that_wrote_its_closure"
+        );
     }
 
     #[test]

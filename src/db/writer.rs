@@ -17,6 +17,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 use tokio::sync::oneshot;
@@ -135,6 +136,7 @@ impl Writer {
             outcome: None,
             reply,
             span: tracing::Span::current(),
+            queued_at: Instant::now(),
         });
         self.jobs
             .send(job)
@@ -167,8 +169,11 @@ struct Pending<H, F, T, E> {
     use_case: Option<F>,
     outcome: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
-    /// The caller's tracing span, so the use case logs where the request does.
+    /// The caller's tracing span (its use case's, or its request's), so the use case
+    /// logs, and is traced, where the request is.
     span: tracing::Span,
+    /// When the caller queued it: the wait for the writer is a metric.
+    queued_at: Instant,
 }
 
 impl<H, F, T, E> Job for Pending<H, F, T, E>
@@ -182,6 +187,8 @@ where
         let Some(use_case) = self.use_case.take() else {
             return false;
         };
+        metrics::histogram!("bridgekeeper_sqlite_write_queue_wait_seconds")
+            .record(self.queued_at.elapsed().as_secs_f64());
         let hook = &*self.hook;
         let outcome = self.span.in_scope(|| run_use_case(conn, hook, use_case));
         let keep = outcome.is_ok();
@@ -283,11 +290,15 @@ struct CheckpointOutcome {
 
 fn checkpoint(conn: &mut DbConnection, mode: Checkpoint) -> diesel::QueryResult<CheckpointOutcome> {
     use diesel::RunQueryDsl;
-    let sql = match mode {
-        Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
-        Checkpoint::Restart => "PRAGMA wal_checkpoint(RESTART)",
+    let (sql, label) = match mode {
+        Checkpoint::Passive => ("PRAGMA wal_checkpoint(PASSIVE)", "passive"),
+        Checkpoint::Restart => ("PRAGMA wal_checkpoint(RESTART)", "restart"),
     };
-    diesel::sql_query(sql).get_result(&mut conn.0)
+    let started = Instant::now();
+    let outcome = diesel::sql_query(sql).get_result(&mut conn.0);
+    metrics::histogram!("bridgekeeper_sqlite_checkpoint_duration_seconds", "mode" => label)
+        .record(started.elapsed().as_secs_f64());
+    outcome
 }
 
 /// The writer thread: one batch per turn until every handle is gone.
@@ -300,6 +311,8 @@ fn serve(mut conn: DbConnection, queue: &mpsc::Receiver<Box<dyn Job>>, wal: &Wal
         std::thread::yield_now();
         let mut batch = Vec::new();
         let commit = run_batch(&mut conn, first, queue, &mut batch);
+        // At most MAX_BATCH: exact as an f64.
+        metrics::histogram!("bridgekeeper_sqlite_write_batch_size").record(batch.len() as f64);
         if commit.is_ok() {
             wal.after_commit();
         } else {

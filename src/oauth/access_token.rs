@@ -106,7 +106,14 @@ impl VerifiedTokens {
         now: i64,
     ) -> Result<Arc<Claims>, TokenRejected> {
         let digest = sha256(token.as_bytes());
-        let claims = match self.cache.get(&digest) {
+        let cached = self.cache.get(&digest);
+        metrics::counter!(
+            "bridgekeeper_cache_lookups_total",
+            "cache" => "verified_tokens",
+            "outcome" => if cached.is_some() { "hit" } else { "miss" },
+        )
+        .increment(1);
+        let claims = match cached {
             Some(claims) => claims,
             None => {
                 let claims = Arc::new(verify(keys, token, issuer, now)?);

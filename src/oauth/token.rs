@@ -38,7 +38,12 @@ pub async fn exchange(
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
     let keys_ctx = ctx.clone();
-    let issued = db
+    let grant_type = match &grant {
+        GrantRequest::AuthorizationCode { .. } => GRANT_AUTHORIZATION_CODE,
+        GrantRequest::RefreshToken { .. } => GRANT_REFRESH_TOKEN,
+        GrantRequest::ClientCredentials { .. } => GRANT_CLIENT_CREDENTIALS,
+    };
+    let result = db
         .write(move |tx| {
             let client =
                 match client_auth::authenticate_counting(tx, &ctx, &presented, ip.clone(), now)? {
@@ -70,8 +75,19 @@ pub async fn exchange(
                 }
             }
         })
-        .await?;
-    issued.into_result()?.sign(&keys_ctx.keys)
+        .await
+        .and_then(Committed::into_result)
+        .and_then(|issued| issued.sign(&keys_ctx.keys));
+    metrics::counter!(
+        "bridgekeeper_oauth_tokens_total",
+        "grant_type" => grant_type,
+        "outcome" => match &result {
+            Ok(_) => "issued",
+            Err(error) => error.code(),
+        },
+    )
+    .increment(1);
+    result
 }
 
 #[expect(
@@ -225,6 +241,7 @@ fn refresh(
         // Reuse of a rotated-out token (R26), or the loser of a race for the current
         // one: the whole family goes.
         issue::revoke_family(tx.conn, &family.family_id, now)?;
+        metrics::counter!("bridgekeeper_oauth_refresh_reuse_total").increment(1);
         tx.publish(event(
             actor,
             now,

@@ -10,12 +10,14 @@
 //!   exchange (Stripe revokes the connection when a code is presented twice).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use tracing::field::Empty;
+use tracing::Instrument;
 use url::Url;
 
 use super::error::{StripeError, StripeErrorKind};
@@ -76,6 +78,9 @@ enum Host {
 struct Call<'a> {
     method: Method,
     host: Host,
+    /// The path's pattern (`/v1/customers/{id}`): the metrics' label, never the path
+    /// itself, which holds ids.
+    endpoint: &'static str,
     path: String,
     params: Vec<(String, String)>,
     account: Option<&'a str>,
@@ -187,6 +192,7 @@ impl StripeClient {
         self.execute(Call {
             method: Method::POST,
             host: Host::Connect,
+            endpoint: "/oauth/token",
             path: "/oauth/token".into(),
             params: form::flatten(&json!({"grant_type": "authorization_code", "code": code})),
             account: None,
@@ -200,6 +206,7 @@ impl StripeClient {
         self.execute(Call {
             method: Method::POST,
             host: Host::Connect,
+            endpoint: "/oauth/deauthorize",
             path: "/oauth/deauthorize".into(),
             params: form::flatten(&json!({
                 "client_id": self.config.connect_client_id,
@@ -220,6 +227,7 @@ impl StripeClient {
         self.execute(Call {
             method: Method::GET,
             host: Host::Api,
+            endpoint: "/v1/customers/{id}",
             path: format!("/v1/customers/{}", segment(customer_id)),
             params: Vec::new(),
             account: Some(account),
@@ -237,6 +245,7 @@ impl StripeClient {
         self.execute(Call {
             method: Method::GET,
             host: Host::Api,
+            endpoint: "/v1/subscriptions",
             path: "/v1/subscriptions".into(),
             params: form::flatten(&query.params()),
             account: Some(account),
@@ -277,6 +286,7 @@ impl StripeClient {
         self.execute(Call {
             method: Method::POST,
             host: Host::Api,
+            endpoint: "/v1/billing_portal/sessions",
             path: "/v1/billing_portal/sessions".into(),
             params: form::flatten(&json!({"customer": customer_id, "return_url": return_url})),
             account: Some(account),
@@ -285,7 +295,55 @@ impl StripeClient {
         .await
     }
 
+    /// One call, retries included, in a span of its own that carries Stripe's
+    /// `Request-Id`, counted and timed by endpoint and outcome.
     async fn execute<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, StripeError> {
+        let span = tracing::info_span!(
+            "stripe",
+            otel.name = format!("Stripe {} {}", call.method, call.endpoint),
+            otel.kind = "client",
+            otel.status_code = Empty,
+            http.request.method = %call.method,
+            stripe.endpoint = call.endpoint,
+            stripe.account = call.account,
+            http.response.status_code = Empty,
+            stripe.request_id = Empty,
+            stripe.attempts = Empty,
+        );
+        let (method, endpoint) = (call.method.clone(), call.endpoint);
+        let started = Instant::now();
+        let result = self.execute_in_span(call).instrument(span.clone()).await;
+        let outcome = match &result {
+            Ok(Answer {
+                status, request_id, ..
+            }) => {
+                span.record("http.response.status_code", status);
+                span.record("stripe.request_id", request_id.as_deref());
+                "ok"
+            }
+            Err(error) => {
+                span.record("otel.status_code", "ERROR");
+                span.record("http.response.status_code", error.status);
+                span.record("stripe.request_id", error.request_id.as_deref());
+                span.record("stripe.attempts", error.attempts);
+                error_outcome(error)
+            }
+        };
+        let labels = [
+            ("method", method.as_str().to_owned()),
+            ("endpoint", endpoint.to_owned()),
+            ("outcome", outcome.to_owned()),
+        ];
+        metrics::histogram!("bridgekeeper_stripe_request_duration_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("bridgekeeper_stripe_requests_total", &labels).increment(1);
+        result.map(|answer| answer.value)
+    }
+
+    async fn execute_in_span<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+    ) -> Result<Answer<T>, StripeError> {
         let base = match call.host {
             Host::Api => &self.config.api_base,
             Host::Connect => &self.config.connect_base,
@@ -326,16 +384,27 @@ impl StripeClient {
             }
             let outcome = self.attempt(request).await;
             let (error, retryable) = match outcome {
-                Ok(Attempt::Success { body, request_id }) => {
-                    return serde_json::from_slice(&body).map_err(|e| {
-                        let mut err = StripeError::new(
-                            StripeErrorKind::Decode,
-                            format!("unexpected answer from {}: {e}", call.path),
-                        );
-                        err.request_id = request_id;
-                        err.attempts = attempt;
-                        err
-                    });
+                Ok(Attempt::Success {
+                    status,
+                    body,
+                    request_id,
+                }) => {
+                    return match serde_json::from_slice(&body) {
+                        Ok(value) => Ok(Answer {
+                            value,
+                            status,
+                            request_id,
+                        }),
+                        Err(e) => {
+                            let mut err = StripeError::new(
+                                StripeErrorKind::Decode,
+                                format!("unexpected answer from {}: {e}", call.path),
+                            );
+                            err.request_id = request_id;
+                            err.attempts = attempt;
+                            Err(err)
+                        }
+                    };
                 }
                 Ok(Attempt::Failure { error, retryable }) => (error, retryable),
                 Err(error) => (error, true),
@@ -384,7 +453,11 @@ impl StripeClient {
         let should_retry = header("stripe-should-retry");
         let body = response.bytes().await.map_err(transport_error)?.to_vec();
         if (200..300).contains(&status) {
-            return Ok(Attempt::Success { body, request_id });
+            return Ok(Attempt::Success {
+                status,
+                body,
+                request_id,
+            });
         }
         let error = StripeError::from_response(status, request_id, &body);
         let retryable = match should_retry.as_deref() {
@@ -400,8 +473,28 @@ impl StripeClient {
     }
 }
 
+/// A decoded answer and Stripe's `Request-Id` for it.
+struct Answer<T> {
+    value: T,
+    status: u16,
+    request_id: Option<String>,
+}
+
+/// The `outcome` label of a failed call.
+fn error_outcome(error: &StripeError) -> &'static str {
+    match (error.kind, error.status) {
+        (StripeErrorKind::Timeout, _) => "timeout",
+        (StripeErrorKind::Network, _) => "network_error",
+        (StripeErrorKind::Decode, _) => "decode_error",
+        (StripeErrorKind::NotConfigured, _) => "not_configured",
+        (_, Some(status)) if status >= 500 => "server_error",
+        _ => "client_error",
+    }
+}
+
 enum Attempt {
     Success {
+        status: u16,
         body: Vec<u8>,
         request_id: Option<String>,
     },

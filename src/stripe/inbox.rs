@@ -146,7 +146,8 @@ impl WebhookInbox {
             &credentials.webhook_secrets,
             self.bridge.webhook_tolerance_seconds(),
             now,
-        )?;
+        )
+        .inspect_err(|_| count_received(UNVERIFIED_TYPE, "rejected"))?;
         let event: Event = serde_json::from_slice(body).map_err(WebhookError::NotAnEvent)?;
         let (event_id, event_type) = (event.id.clone(), event.event_type.clone());
         let livemode = credentials.livemode();
@@ -159,14 +160,44 @@ impl WebhookInbox {
             Ok(outcome) => outcome,
             // Two deliveries of one event raced; the other one recorded it.
             Err(e) if e.is_unique_violation() => EventOutcome::Duplicate,
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                count_received(&event_type, "failed");
+                return Err(e.into());
+            }
         };
+        count_received(&event_type, outcome.as_str());
         Ok(Received {
             event_id,
             event_type,
             outcome,
         })
     }
+}
+
+/// The `type` label of a webhook whose signature did not verify: its body is not read.
+const UNVERIFIED_TYPE: &str = "unverified";
+
+/// Counts one webhook by event type and outcome. Only verified events name their type
+/// (Stripe's types, a few hundred at most); a type that does not look like one of
+/// Stripe's (`customer.subscription.updated`) is counted as `other`, so a sender with a
+/// valid signature cannot grow the label set without bound.
+fn count_received(event_type: &str, outcome: &'static str) {
+    let looks_like_stripes = !event_type.is_empty()
+        && event_type.len() <= 64
+        && event_type
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_');
+    let event_type = if looks_like_stripes {
+        event_type.to_owned()
+    } else {
+        "other".to_owned()
+    };
+    metrics::counter!(
+        "bridgekeeper_stripe_webhook_events_total",
+        "type" => event_type,
+        "outcome" => outcome,
+    )
+    .increment(1);
 }
 
 fn is_customer_event(event_type: &str) -> bool {

@@ -1,6 +1,6 @@
-//! Cross-cutting HTTP behaviour: security headers on every response, one log line per
-//! request (path only: query strings can carry codes and states), CORS for `/api/`, and
-//! the fallback for unknown paths.
+//! Cross-cutting HTTP behaviour: security headers on every response, one span, one log
+//! line (path only: query strings can carry codes and states) and the HTTP metrics per
+//! request, CORS for `/api/`, and the fallback for unknown paths.
 
 use std::time::Instant;
 
@@ -10,7 +10,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use tracing::field::Empty;
+use tracing::Instrument;
 
+use crate::crypto::random_token;
 use crate::web::error::PageError;
 use crate::web::oauth::cors;
 use crate::web::AppState;
@@ -30,22 +33,111 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
 }
 
-pub async fn log_requests(
+/// The header a request's id comes in (from a proxy or a client) and goes back out in.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The route label of a request no resource matched (a 404 from the fallback):
+/// never the raw path, which anyone can vary without bound.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// One span per request (method, route pattern, status, request id), carried into the
+/// use cases it runs, whichever thread they run on; one log line; and the request's
+/// count and latency by method, route pattern and status.
+pub async fn observe_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().clone();
+    let method = method_label(req.method());
+    let request_id = request_id(req.headers());
+    let span = tracing::info_span!(
+        "request",
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = method,
+        http.route = Empty,
+        http.response.status_code = Empty,
+        request_id = %request_id,
+    );
     let path = req.path().to_owned();
-    let response = next.call(req).await?;
-    let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if status >= 500 {
-        tracing::warn!(%method, %path, status, elapsed_ms, "request");
+    let outcome = next.call(req).instrument(span.clone()).await;
+    let (status, route) = match &outcome {
+        Ok(response) => (response.status(), response.request().match_pattern()),
+        Err(error) => (error.as_response_error().status_code(), None),
+    };
+    let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let elapsed = started.elapsed();
+    let code = status.as_u16();
+    crate::telemetry::rename_exported_span(&span, || format!("{method} {route}"));
+    span.record("http.route", route.as_str());
+    span.record("http.response.status_code", code);
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    drop(span);
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    if status.is_server_error() {
+        tracing::warn!(%method, %path, status = code, elapsed_ms, %request_id, "request");
     } else {
-        tracing::info!(%method, %path, status, elapsed_ms, "request");
+        tracing::info!(%method, %path, status = code, elapsed_ms, %request_id, "request");
+    }
+    // Built once and cloned once, the method borrowed: a list given by reference is
+    // copied whole by each macro (five allocations more per request).
+    let labels = vec![
+        metrics::Label::from_static_parts("method", method),
+        metrics::Label::new("route", route),
+        metrics::Label::new("status", code.to_string()),
+    ];
+    metrics::histogram!("bridgekeeper_http_request_duration_seconds", labels.clone())
+        .record(elapsed.as_secs_f64());
+    metrics::counter!("bridgekeeper_http_requests_total", labels).increment(1);
+    let mut response = outcome?;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static(REQUEST_ID), value);
     }
     Ok(response)
+}
+
+/// The method as a label: the standard ones by name, any other as `other` (a client
+/// may send any token as a method).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The longest `X-Request-Id` taken from a request; a longer one is replaced.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The request's `X-Request-Id` when it is a sensible one (1 to 128 visible ASCII
+/// characters, no quote or backslash: nothing that could forge a log line or break a
+/// JSON one), else a new random one.
+fn request_id(headers: &header::HeaderMap) -> String {
+    let given = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID_LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        });
+    match given {
+        Some(id) => id.to_owned(),
+        None => random_token(12),
+    }
 }
 
 /// CORS for `/api/`: a single-page app calls the API from its own origin with a bearer

@@ -17,6 +17,7 @@ mod customers;
 mod docs;
 mod guide;
 mod oauth;
+mod observability;
 mod startup;
 mod stripe_browser;
 mod stripe_client;

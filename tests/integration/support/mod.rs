@@ -25,6 +25,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:PORT` of the metrics listener, when `METRICS_ADDRESS` set one.
+    pub metrics_address: Option<String>,
     pub state: AppState,
     pub clock: ManualClock,
     /// A browser-like client: keeps cookies, does not follow redirects.
@@ -247,6 +249,9 @@ impl TestAppBuilder {
             .await
             .expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let metrics_address = app
+            .metrics_port()
+            .map(|port| format!("http://127.0.0.1:{port}"));
         let state = app.state().clone();
         let stripe_emulator = app.stripe_emulator().cloned();
         tokio::spawn(app.run_until_stopped());
@@ -257,6 +262,7 @@ impl TestAppBuilder {
             .expect("client");
         TestApp {
             address,
+            metrics_address,
             state,
             clock,
             client,
