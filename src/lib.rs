@@ -17,6 +17,7 @@ pub mod customers;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod maintenance;
 pub mod oauth;
 pub mod startup;

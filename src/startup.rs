@@ -340,7 +340,7 @@ fn run(
     master_key: &MasterKey,
 ) -> Result<Server, StartupError> {
     let cookie_key = Key::from(&master_key.derive_64("session-cookie"));
-    let secure_cookies = state.settings.serves_https();
+    let serves_https = state.settings.serves_https();
     let session_ttl = state.settings.session_ttl_seconds;
     // Database work on PostgreSQL (and password hashing) runs on each worker's blocking
     // pool. More threads than pooled connections only wait for one, and each idle
@@ -355,7 +355,7 @@ fn run(
                 .cookie_content_security(CookieContentSecurity::Private)
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
-                .cookie_secure(secure_cookies)
+                .cookie_secure(serves_https)
                 .session_lifecycle(
                     PersistentSession::default().session_ttl(CookieDuration::seconds(session_ttl)),
                 )
@@ -363,7 +363,7 @@ fn run(
         App::new()
             .app_data(data.clone())
             .wrap(sessions)
-            .wrap(web::middleware::security_headers())
+            .wrap(web::middleware::security_headers(serves_https))
             .wrap(Compress::default())
             .wrap(from_fn(web::middleware::api_cors))
             .wrap(from_fn(web::middleware::observe_requests))

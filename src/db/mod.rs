@@ -143,6 +143,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tracing::Instrument;
 
 use crate::error::{BoxError, Context};
+use crate::files;
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -357,17 +358,18 @@ pub fn revert_all_migrations(url: &DatabaseUrl) -> Result<(), DbError> {
 
 /// Applies the backend's embedded migrations on a dedicated connection.
 pub fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
-    if let DatabaseUrl::Sqlite(path) = url {
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    DbError::connect(Context::new(
-                        format!("cannot create {}", parent.display()),
-                        e,
-                    ))
+    match url {
+        DatabaseUrl::Sqlite(path) if path != ":memory:" => {
+            // Owner-only before SQLite opens it: its WAL and shared-memory files take the
+            // database file's permissions.
+            let path = std::path::Path::new(path);
+            files::create_private_parent(path)
+                .and_then(|()| files::make_private_file(path))
+                .map_err(|e| {
+                    DbError::connect(Context::new(format!("cannot create {}", path.display()), e))
                 })?;
-            }
         }
+        _ => {}
     }
     let manager = ConnectionManager::new(url.clone());
     let conn = manager.connect()?;

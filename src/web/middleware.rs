@@ -22,15 +22,26 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
     style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
     frame-ancestors 'none'";
 
-/// Headers every response carries unless a handler set its own.
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// How long a browser keeps to https for this host once it saw the service on https
+/// (two years, as the HSTS preload list asks).
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=63072000";
+
+/// Headers every response carries unless a handler set its own; on a service whose
+/// public URL is https, also `Strict-Transport-Security` (a browser that came once over
+/// https never sends a session cookie or a form over plain http again).
+pub fn security_headers(serves_https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((header::REFERRER_POLICY, "no-referrer"))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::CACHE_CONTROL, "no-store"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"));
+    if serves_https {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, STRICT_TRANSPORT_SECURITY))
+    } else {
+        headers
+    }
 }
 
 /// The header a request's id comes in (from a proxy or a client) and goes back out in.

@@ -106,17 +106,42 @@ async fn dashboard_requires_login_and_returns_there_afterwards() {
 async fn login_never_redirects_off_site() {
     let app = TestApp::spawn().await;
     app.create_account("owner@acme.test", false).await;
-    let response = app
-        .post_form(
-            "/login",
-            &[
-                ("email", "owner@acme.test"),
-                ("password", PASSWORD),
-                ("next", "//evil.test/"),
-            ],
-        )
-        .await;
-    assert_eq!(location(&response), "/dashboard/oauth/");
+    for hostile in [
+        "//evil.test/",
+        "/\t/evil.test/",
+        "/\n/evil.test/",
+        "/\\evil.test/",
+        "https://evil.test/",
+    ] {
+        app.post_form("/logout", &[]).await;
+        let response = app
+            .post_form(
+                "/login",
+                &[
+                    ("email", "owner@acme.test"),
+                    ("password", PASSWORD),
+                    ("next", hostile),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{hostile:?}");
+        assert_eq!(location(&response), "/dashboard/oauth/", "{hostile:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_login_page_whose_next_holds_control_characters_is_a_page_not_an_error() {
+    let app = TestApp::spawn().await;
+    for query in [
+        "next=/%0A",
+        "next=/%09/evil.test/",
+        "next=%0D%0ALocation:%20x",
+    ] {
+        let response = app.get(&format!("/login?{query}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{query}");
+        let page = response.text().await.expect("body");
+        assert!(!page.contains("evil.test/\""), "{query}");
+    }
 }
 
 #[tokio::test]
@@ -298,6 +323,28 @@ async fn session_cookie_is_secure_when_served_over_https() {
         .find(|c| c.starts_with("bk_session="))
         .expect("session cookie set");
     assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn over_https_browsers_are_told_to_keep_to_https() {
+    let app = TestApp::builder()
+        .with_env("PUBLIC_URL", "https://auth.example.test")
+        .spawn()
+        .await;
+    for path in ["/login", "/healthz", "/no-such-page"] {
+        let response = app.get(path).await;
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=63072000",
+            "{path}"
+        );
+    }
+    let plain = TestApp::spawn().await;
+    let response = plain.get("/login").await;
+    assert!(
+        !response.headers().contains_key("strict-transport-security"),
+        "never over plain http, where a browser ignores it anyway"
+    );
 }
 
 #[tokio::test]

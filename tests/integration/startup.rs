@@ -206,3 +206,34 @@ fn the_service_prints_its_url_and_the_first_admin_hint_then_stops_gracefully_on_
     let status = child.wait().expect("wait");
     assert!(status.success(), "exit after SIGTERM: {status:?}");
 }
+
+#[tokio::test]
+async fn on_sqlite_the_data_directory_and_database_files_are_readable_by_the_service_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().expect("tempdir");
+    let data = root.path().join("data");
+    let database = data.join("bridgekeeper.db");
+    let app = TestApp::builder()
+        .with_env("DATA_DIR", &data.display().to_string())
+        .with_env("DATABASE_URL", &format!("sqlite://{}", database.display()))
+        .spawn()
+        .await;
+    // A write, so the WAL and its shared memory exist.
+    app.create_account("owner@acme.test", false).await;
+
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for file in [
+        "bridgekeeper.db",
+        "bridgekeeper.db-wal",
+        "bridgekeeper.db-shm",
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+}

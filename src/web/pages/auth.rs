@@ -44,13 +44,33 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths may be a post-login destination (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
+/// Where a login goes when `next` names no page of this site.
+const DEFAULT_NEXT: &str = "/dashboard/oauth/";
+
+/// The post-login destination: `next` only when it is a page of this site, whatever it
+/// holds. It is resolved against the public URL the way a browser resolves a
+/// `Location` (WHATWG URL parsing: tabs and newlines dropped, `\` read as `/`, `//`
+/// starting another host), and kept only if that lands on this origin; the answer is
+/// its path, query and fragment as the parser writes them (percent-encoded ASCII, so
+/// always a valid header value). Anything else goes to the dashboard.
+fn safe_next(public_url: &url::Url, next: Option<&str>) -> String {
+    let Some(next) = next.filter(|n| n.starts_with('/')) else {
+        return DEFAULT_NEXT.to_owned();
+    };
+    match public_url.join(next) {
+        Ok(target) if target.origin() == public_url.origin() => {
+            let mut path = target.path().to_owned();
+            if let Some(query) = target.query() {
+                path.push('?');
+                path.push_str(query);
+            }
+            if let Some(fragment) = target.fragment() {
+                path.push('#');
+                path.push_str(fragment);
+            }
+            path
         }
-        _ => "/dashboard/oauth/".to_owned(),
+        _ => DEFAULT_NEXT.to_owned(),
     }
 }
 
@@ -63,7 +83,7 @@ async fn login_get(
     render(&LoginPage {
         layout: Layout::new(&state, &session, None, "login")?,
         email: String::new(),
-        next: safe_next(query.next.as_deref()),
+        next: safe_next(&state.settings.public_url, query.next.as_deref()),
         error: None,
     })
 }
@@ -85,7 +105,7 @@ async fn login_post(
     VerifiedForm(form): VerifiedForm<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    let next = safe_next(form.next.as_deref());
+    let next = safe_next(&state.settings.public_url, form.next.as_deref());
     let outcome = accounts::authenticate(
         &state.db,
         state.clock.as_ref(),
@@ -231,14 +251,80 @@ async fn logout_post(
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use proptest::prelude::*;
+
+    use super::{safe_next, DEFAULT_NEXT};
+
+    fn public_url() -> url::Url {
+        url::Url::parse("https://auth.example.com").expect("a valid literal URL")
+    }
+
+    /// What a browser does with `Location: <next>` on a page of this site.
+    fn where_a_browser_goes(next: &str) -> url::Url {
+        public_url().join(next).expect("a path joins")
+    }
 
     #[test]
-    fn post_login_destination_stays_on_this_site() {
-        assert_eq!(safe_next(Some("/o/authorize/?a=b")), "/o/authorize/?a=b");
-        for hostile in ["//evil.test/", "https://evil.test/", "/\\evil.test", "evil"] {
-            assert_eq!(safe_next(Some(hostile)), "/dashboard/oauth/");
+    fn a_page_of_this_site_is_kept() {
+        let base = public_url();
+        assert_eq!(
+            safe_next(&base, Some("/o/authorize/?a=b")),
+            "/o/authorize/?a=b"
+        );
+        assert_eq!(
+            safe_next(&base, Some("/dashboard/customers/#x")),
+            "/dashboard/customers/#x"
+        );
+        assert_eq!(safe_next(&base, None), DEFAULT_NEXT);
+    }
+
+    #[test]
+    fn anything_that_leaves_this_site_goes_to_the_dashboard() {
+        let base = public_url();
+        for hostile in [
+            "//evil.test/",
+            "https://evil.test/",
+            "/\\evil.test",
+            "\\evil.test",
+            "/\t/evil.test/",
+            "/\n/evil.test/",
+            "/\r\n/evil.test/",
+            "\t//evil.test/",
+            "/\\/evil.test",
+            "http:evil.test",
+            "javascript:alert(1)",
+            "evil",
+            "",
+        ] {
+            assert_eq!(safe_next(&base, Some(hostile)), DEFAULT_NEXT, "{hostile:?}");
         }
-        assert_eq!(safe_next(None), "/dashboard/oauth/");
+    }
+
+    #[test]
+    fn control_characters_and_encodings_never_reach_the_location_header() {
+        let base = public_url();
+        // A newline once made the Location header invalid (a 500).
+        let kept = safe_next(&base, Some("/dashboard/\n%0A%09x"));
+        assert!(kept.bytes().all(|b| b.is_ascii_graphic()), "{kept:?}");
+        assert_eq!(where_a_browser_goes(&kept).origin(), base.origin());
+        // Encoded slashes stay encoded: a path on this site, not another host.
+        assert_eq!(
+            safe_next(&base, Some("/%2F%2Fevil.test/")),
+            "/%2F%2Fevil.test/"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn whatever_next_holds_a_browser_stays_on_this_site(
+            next in proptest::string::string_regex("[/\\\\:@.%?#a-z0-9\t\n\r \x00-\x1f]{0,24}")
+                .expect("a valid pattern")
+        ) {
+            let base = public_url();
+            let kept = safe_next(&base, Some(&next));
+            prop_assert!(kept.starts_with('/'));
+            prop_assert!(kept.bytes().all(|b| b.is_ascii_graphic()), "{:?}", kept);
+            prop_assert_eq!(where_a_browser_goes(&kept).origin(), base.origin());
+        }
     }
 }
