@@ -6,6 +6,11 @@ use url::Url;
 
 const MAX_LEN: usize = 2000;
 
+/// The parameters the authorization response adds to the redirect URI (RFC 6749
+/// §4.1.2 and §4.1.2.1, RFC 9207): a registered URI that already carries one would make
+/// the client read ours and its own as one.
+const RESPONSE_PARAMETERS: [&str; 5] = ["code", "state", "iss", "error", "error_description"];
+
 /// Why a URI may not be registered, worded for the person registering it.
 pub fn validate_for_registration(raw: &str, native_loopback_allowed: bool) -> Result<(), String> {
     if raw.is_empty() {
@@ -57,6 +62,19 @@ pub fn validate_for_registration(raw: &str, native_loopback_allowed: bool) -> Re
         }
         other => return Err(format!("{raw}: the scheme {other}: is not allowed; use https")),
     }
+    if url.port() == Some(0) {
+        return Err(format!(
+            "{raw}: port 0 is not a port a browser can be sent to"
+        ));
+    }
+    if let Some((name, _)) = url
+        .query_pairs()
+        .find(|(name, _)| RESPONSE_PARAMETERS.contains(&name.as_ref()))
+    {
+        return Err(format!(
+            "{raw}: the query may not carry {name}, which the authorization response adds"
+        ));
+    }
     if url.as_str() != raw {
         return Err(format!(
             "{raw}: write it in normalised form ({}) so it can be compared exactly",
@@ -99,9 +117,11 @@ fn loopback_without_port(raw: &str) -> Option<String> {
             Some(with_port) => {
                 let digits = with_port.find('/').unwrap_or(with_port.len());
                 let port = &with_port[..digits];
-                if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+                // A port a browser can be sent to: 1 to 65535, digits only.
+                if !port.bytes().all(|b| b.is_ascii_digit()) {
                     return None;
                 }
+                port.parse::<u16>().ok().filter(|p| *p != 0)?;
                 &with_port[digits..]
             }
             None => rest,
@@ -144,6 +164,11 @@ mod tests {
         assert!(!matches(&registered, "http://127.0.0.1:51234/cb2"));
         assert!(!matches(&registered, "http://127.0.0.1:/cb"));
         assert!(!matches(&registered, "http://127.0.0.1:5x/cb"));
+        for out_of_range in ["0", "00000", "65536", "99999", "+80", "123456"] {
+            let requested = format!("http://127.0.0.1:{out_of_range}/cb");
+            assert!(!matches(&registered, &requested), "{requested} matched");
+        }
+        assert!(matches(&registered, "http://127.0.0.1:65535/cb"));
         let https = vec!["https://app.test/cb".to_owned()];
         assert!(!matches(&https, "https://app.test:8443/cb"));
         let v6 = vec!["http://[::1]/cb".to_owned()];
@@ -162,12 +187,21 @@ mod tests {
             "https://user:pw@app.test/cb",
             "javascript:alert(1)",
             "",
+            "http://127.0.0.1:0/cb",
+            "http://127.0.0.1:65536/cb",
+            "https://app.test/cb?code=1",
+            "https://app.test/cb?x=1&state=2",
+            "https://app.test/cb?iss=https://evil.test",
+            "https://app.test/cb?error=access_denied",
+            "https://app.test/cb?error_description=x",
         ] {
             assert!(
                 validate_for_registration(bad, true).is_err(),
                 "{bad} accepted"
             );
         }
+        assert!(validate_for_registration("https://app.test/cb?tenant=acme", false).is_ok());
+        assert!(validate_for_registration("http://127.0.0.1:8080/cb", true).is_ok());
         assert!(validate_for_registration("https://app.test/cb", false).is_ok());
         assert!(validate_for_registration("http://127.0.0.1/cb", true).is_ok());
         assert!(validate_for_registration("http://127.0.0.1/cb", false).is_err());

@@ -60,6 +60,9 @@ async fn r01_redirect_uri_must_match_exactly() {
         ("http://127.0.0.1/cb", true),
         ("http://127.0.0.1:51234/other", false),
         ("http://localhost:51234/cb", false),
+        ("http://127.0.0.1:0/cb", false),
+        ("http://127.0.0.1:65536/cb", false),
+        ("http://127.0.0.1:99999/cb", false),
     ] {
         let params = authorize_query(&native.client_id, &pkce, &[("redirect_uri", uri)]);
         let response = authorize(&app, &params).await;
@@ -143,6 +146,23 @@ async fn r03_no_plain_http_redirect_uris_except_native_loopback() {
     assert_eq!(client_count(&app).await, 0);
     let native = register_via_tab(&app, "http://127.0.0.1/cb", "public").await;
     assert_eq!(native.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_redirect_uri_that_carries_a_response_parameter_or_port_0_is_not_registered() {
+    let app = TestApp::spawn().await;
+    app.logged_in_business("owner@acme.test").await;
+    for (uri, kind) in [
+        ("https://app.test/cb?code=x", "public"),
+        ("https://app.test/cb?state=x", "confidential"),
+        ("https://app.test/cb?iss=https%3A%2F%2Fevil.test", "public"),
+        ("https://app.test/cb?error=x", "public"),
+        ("http://127.0.0.1:0/cb", "public"),
+    ] {
+        let response = register_via_tab(&app, uri, kind).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+    }
+    assert_eq!(client_count(&app).await, 0);
 }
 
 #[tokio::test]
