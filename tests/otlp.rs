@@ -22,9 +22,7 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use bridgekeeper::config::Settings;
-use bridgekeeper::events::Actor;
-use bridgekeeper::oauth::clients;
-use bridgekeeper::oauth::registration::{self, ClientForm};
+use bridgekeeper::oauth::registration::ClientForm;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -136,28 +134,21 @@ async fn a_requests_span_and_its_use_case_and_stripe_children_reach_the_collecto
     // A business connected to the sandbox, a back end with a client-credentials token.
     let owner = app.logged_in_business("owner@acme.test").await;
     let account = app.connect_stripe(None).await;
-    let registration = registration::validate(&ClientForm {
-        name: "Acme back end".into(),
-        client_type: "confidential".into(),
-        redirect_uris: vec!["https://backend.test/cb".into()],
-        grant_types: vec!["client_credentials".into()],
-        scopes: vec!["customers:read".into(), "customers:write".into()],
-        cors_origins: vec![],
-        issue_refresh_tokens: false,
-        always_ask_consent: false,
-    })
-    .expect("valid registration");
-    let (client, secret) = clients::register(
-        &app.state.db,
-        &app.state.credential_hasher,
-        &app.state.oauth.cors,
-        owner.id,
-        registration,
-        Actor::system("test"),
-        app.clock_now(),
-    )
-    .await
-    .expect("client registered");
+    let (client, secret) = app
+        .register_client(
+            &owner,
+            ClientForm {
+                name: "Acme back end".into(),
+                client_type: "confidential".into(),
+                redirect_uris: vec!["https://backend.test/cb".into()],
+                grant_types: vec!["client_credentials".into()],
+                scopes: vec!["customers:read".into(), "customers:write".into()],
+                cors_origins: vec![],
+                issue_refresh_tokens: false,
+                always_ask_consent: false,
+            },
+        )
+        .await;
     let secret = secret.expect("a confidential client's secret");
     let tokens: serde_json::Value = reqwest::Client::new()
         .post(app.url("/o/token/"))

@@ -205,7 +205,7 @@ async fn the_scrape_parses_as_prometheus_text_and_has_every_documented_family() 
     let reused = refresh(&app, &client.client_id, &refresh_token).await;
     assert_eq!(reused.error(), "invalid_grant");
     let other = app.new_client();
-    let token = csrf(&other, &app).await;
+    let token = app.csrf_token_of(&other).await;
     let refused = other
         .post(app.url("/login"))
         .form(&[
@@ -423,18 +423,6 @@ async fn the_scrape_parses_as_prometheus_text_and_has_every_documented_family() 
         }
         assert!(checkpoints >= 1.0, "a passive checkpoint after the writes");
     }
-}
-
-async fn csrf(client: &reqwest::Client, app: &TestApp) -> String {
-    let page = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .expect("login page")
-        .text()
-        .await
-        .expect("body");
-    crate::support::csrf_token_in(&page)
 }
 
 const SCRAPE_TOKEN: &str = "scrape-token-0123456789abcdef";

@@ -14,9 +14,8 @@ mod token_endpoint;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use bridgekeeper::accounts::User;
-use bridgekeeper::events::Actor;
 use bridgekeeper::oauth::client::Client;
-use bridgekeeper::oauth::registration::{self, ClientForm};
+use bridgekeeper::oauth::registration::ClientForm;
 use bridgekeeper::oauth::{clients, pkce};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -45,18 +44,7 @@ impl Pkce {
 
 /// Registers a client through the same use case the OAuth tab and the CLI call.
 pub async fn register(app: &TestApp, owner: &User, form: ClientForm) -> (Client, Option<String>) {
-    let registration = registration::validate(&form).expect("valid registration");
-    clients::register(
-        &app.state.db,
-        &app.state.credential_hasher,
-        &app.state.oauth.cors,
-        owner.id,
-        registration,
-        Actor::system("test"),
-        app.clock_now(),
-    )
-    .await
-    .expect("client registered")
+    app.register_client(owner, form).await
 }
 
 pub fn spa_form() -> ClientForm {

@@ -85,9 +85,30 @@ impl TestApp {
         .expect("raw database work")
     }
 
-    pub async fn logged_in_client(&self, email: &str) -> reqwest::Client {
-        let browser = self.new_client();
-        let page = browser
+    /// Registers a client through the same use case the OAuth tab and the CLI call.
+    pub async fn register_client(
+        &self,
+        owner: &User,
+        form: bridgekeeper::oauth::registration::ClientForm,
+    ) -> (bridgekeeper::oauth::client::Client, Option<String>) {
+        let registration =
+            bridgekeeper::oauth::registration::validate(&form).expect("valid registration");
+        bridgekeeper::oauth::clients::register(
+            &self.state.db,
+            &self.state.credential_hasher,
+            &self.state.oauth.cors,
+            owner.id,
+            registration,
+            Actor::system("test"),
+            self.clock_now(),
+        )
+        .await
+        .expect("client registered")
+    }
+
+    /// A CSRF token for `client`'s session, from the login page.
+    pub async fn csrf_token_of(&self, client: &reqwest::Client) -> String {
+        let page = client
             .get(self.url("/login"))
             .send()
             .await
@@ -95,7 +116,12 @@ impl TestApp {
             .text()
             .await
             .expect("body");
-        let token = csrf_token_in(&page);
+        csrf_token_in(&page)
+    }
+
+    pub async fn logged_in_client(&self, email: &str) -> reqwest::Client {
+        let browser = self.new_client();
+        let token = self.csrf_token_of(&browser).await;
         let response = browser
             .post(self.url("/login"))
             .form(&[
