@@ -4,7 +4,7 @@
 
 use url::Url;
 
-use super::client::{Client, GRANT_AUTHORIZATION_CODE};
+use super::client::{is_plausible_client_id, Client, GRANT_AUTHORIZATION_CODE};
 use super::error::OAuthError;
 use super::params::Params;
 use super::pkce;
@@ -32,7 +32,11 @@ pub struct AuthorizeRequest {
 /// Step 1: the `client_id` to look up. A problem here is shown on an error page.
 pub fn client_id(params: &Params) -> Result<String, String> {
     match params.get("client_id") {
-        Ok(Some(id)) => Ok(id.to_owned()),
+        Ok(Some(id)) if is_plausible_client_id(id) => Ok(id.to_owned()),
+        Ok(Some(_)) => Err(
+            "This application is not registered here (unknown client_id). Tell the application's developer."
+                .into(),
+        ),
         Ok(None) => Err("The request names no application (client_id is missing).".into()),
         Err(_) => Err("The request names more than one application (client_id repeated).".into()),
     }

@@ -71,6 +71,20 @@ impl Client {
     }
 }
 
+/// The longest `client_id` looked up. This server issues 24 characters; anything much
+/// longer names no client, and is not worth a query, a throttle row or an index entry
+/// (PostgreSQL refuses index entries past about 2,700 bytes).
+pub const MAX_CLIENT_ID_LEN: usize = 128;
+
+/// Whether `raw` can name a client: 1 to [`MAX_CLIENT_ID_LEN`] visible ASCII characters
+/// or spaces (`VSCHAR`, RFC 6749 Appendix A), so no NUL byte (which PostgreSQL text
+/// cannot hold) ever reaches a query.
+pub fn is_plausible_client_id(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw.len() <= MAX_CLIENT_ID_LEN
+        && raw.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
 /// The `sub` claim of a token issued to a user; never equal to a client's.
 pub fn user_subject(user_id: UserId) -> String {
     format!("user:{user_id}")

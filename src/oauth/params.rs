@@ -17,6 +17,18 @@ impl Params {
         }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(encoded)
             .map_err(|_| OAuthError::invalid_request("the parameters could not be decoded"))?;
+        // No OAuth parameter holds a control character (RFC 6749 Appendix A), and a NUL
+        // byte cannot even be stored in PostgreSQL text: refused here, for every
+        // endpoint, before any of them reaches a query.
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(name, value)| has_control(name) || has_control(value))
+        {
+            let name: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
+            return Err(OAuthError::invalid_request(format!(
+                "the parameter {name} holds a control character"
+            )));
+        }
         Ok(Self(pairs))
     }
 
@@ -54,6 +66,10 @@ impl Params {
     }
 }
 
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +82,20 @@ mod tests {
         assert_eq!(p.get("b").expect("single"), None);
         assert!(p.get("c").is_err());
         assert!(p.require("missing").is_err());
+    }
+
+    #[test]
+    fn a_control_character_anywhere_is_refused() {
+        for encoded in [
+            "client_id=abc%00def",
+            "state=%0A",
+            "code=a%09b",
+            "na%00me=x",
+            "redirect_uri=https://app.test/cb%7F",
+        ] {
+            assert!(Params::parse(encoded.as_bytes()).is_err(), "{encoded}");
+        }
+        assert!(Params::parse(b"state=a+b%20c&scope=customers%3Aread").is_ok());
     }
 
     proptest! {

@@ -5,6 +5,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
+use super::client::is_plausible_client_id;
 use super::error::OAuthError;
 use super::params::Params;
 use super::scope::ScopeSet;
@@ -77,8 +78,23 @@ pub fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
     Ok((id, form_decode(secret)?))
 }
 
-/// Which client the request presents, refusing more than one method (RFC 6749 §2.3).
+/// Which client the request presents, refusing more than one method (RFC 6749 §2.3),
+/// and any `client_id` that cannot name a client (answered like an unknown one, before
+/// any query).
 pub fn presented_client(
+    authorization: Option<&str>,
+    form: &Params,
+) -> Result<PresentedClient, OAuthError> {
+    let presented = presented_client_unchecked(authorization, form)?;
+    match presented.client_id() {
+        Some(id) if !is_plausible_client_id(id) => Err(OAuthError::InvalidClient(
+            "unknown client or wrong secret".into(),
+        )),
+        _ => Ok(presented),
+    }
+}
+
+fn presented_client_unchecked(
     authorization: Option<&str>,
     form: &Params,
 ) -> Result<PresentedClient, OAuthError> {
@@ -158,6 +174,27 @@ mod tests {
 
     fn basic(id: &str, secret: &str) -> String {
         format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    #[test]
+    fn a_client_id_that_cannot_name_a_client_is_refused_before_any_lookup() {
+        let long = format!("client_id={}", "a".repeat(12 * 1024));
+        let basic_with_nul = format!("Basic {}", STANDARD.encode("abc%00:secret"));
+        for (authorization, body) in [
+            (None, long.as_str()),
+            (None, "client_id=%7F"),
+            (Some(basic_with_nul.as_str()), ""),
+        ] {
+            let outcome = Params::parse(body.as_bytes())
+                .and_then(|form| presented_client(authorization, &form));
+            assert!(outcome.is_err(), "{body:.40} {authorization:?}");
+        }
+        let form =
+            Params::parse(format!("client_id={}", "a".repeat(128)).as_bytes()).expect("form");
+        assert!(
+            presented_client(None, &form).is_ok(),
+            "128 characters may still name one"
+        );
     }
 
     #[test]

@@ -337,3 +337,38 @@ async fn r37_access_tokens_are_audience_restricted() {
         .expect("message")
         .contains("not meant for this API"));
 }
+
+#[tokio::test]
+async fn identifiers_no_client_could_have_are_refused_before_any_query() {
+    let app = TestApp::spawn().await;
+    let long = "c".repeat(12 * 1024);
+    for client_id in ["abc\0def", long.as_str()] {
+        let answer = token(
+            &app,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", "secret"),
+            ],
+            None,
+        )
+        .await;
+        assert!(answer.status.is_client_error(), "{:?}", answer.status);
+        assert!(answer.body["error"].is_string(), "{}", answer.body);
+        let revoked = post_form_endpoint(
+            &app,
+            "/o/revoke_token/",
+            &[("token", "x"), ("client_id", client_id)],
+            None,
+        )
+        .await;
+        assert!(revoked.status.is_client_error(), "{:?}", revoked.status);
+        let params = vec![
+            ("response_type".to_owned(), "code".to_owned()),
+            ("client_id".to_owned(), client_id.to_owned()),
+        ];
+        let page = authorize(&app, &params).await;
+        assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+        assert!(page.headers().get(reqwest::header::LOCATION).is_none());
+    }
+}
