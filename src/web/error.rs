@@ -178,6 +178,14 @@ impl From<SettingsError> for PageError {
     }
 }
 
+/// The body of an answer built in memory (for the tests of the error types), `None`
+/// when it is not ready at once or cannot be read.
+#[cfg(test)]
+pub(crate) fn body_in_memory(response: HttpResponse) -> Option<actix_web::web::Bytes> {
+    let body = actix_web::body::to_bytes(response.into_body());
+    futures_util::FutureExt::now_or_never(body)?.ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,10 +223,7 @@ mod tests {
         let response =
             PageError::internal(DbError::task("the SQLite writer has stopped")).error_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = actix_web::body::to_bytes(response.into_body());
-        let body = futures_util::FutureExt::now_or_never(body)
-            .expect("a body in memory")
-            .expect("readable");
+        let body = body_in_memory(response).expect("a body in memory");
         let text = String::from_utf8_lossy(&body);
         assert!(text.contains("Something went wrong"), "{text}");
         assert!(!text.contains("writer"), "{text}");

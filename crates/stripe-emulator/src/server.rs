@@ -662,18 +662,7 @@ fn token(model: &mut Model, incoming: &Incoming, now: i64, outbox: &mut Outbox) 
                 application_object(&model.connect_client_id),
                 now,
             ));
-            Reply::json(
-                200,
-                json!({
-                    "access_token": access,
-                    "refresh_token": refresh,
-                    "token_type": "bearer",
-                    "stripe_publishable_key": new_id("pk_test", 99),
-                    "stripe_user_id": account_id,
-                    "scope": record.scope,
-                    "livemode": false
-                }),
-            )
+            oauth_token_reply(&access, &refresh, &account_id, &record.scope)
         }
         Some("refresh_token") => {
             let Some(refresh) = incoming.param("refresh_token") else {
@@ -705,21 +694,27 @@ fn token(model: &mut Model, incoming: &Incoming, now: i64, outbox: &mut Outbox) 
                     revoked: false,
                 },
             );
-            Reply::json(
-                200,
-                json!({
-                    "access_token": access,
-                    "refresh_token": refresh,
-                    "token_type": "bearer",
-                    "stripe_publishable_key": new_id("pk_test", 99),
-                    "stripe_user_id": account,
-                    "scope": incoming.param("scope").unwrap_or("read_write"),
-                    "livemode": false
-                }),
-            )
+            let scope = incoming.param("scope").unwrap_or("read_write");
+            oauth_token_reply(&access, refresh, &account, scope)
         }
         Some(_) => oauth_error(400, "unsupported_grant_type", ""),
     }
+}
+
+/// Stripe's answer to a code exchange or a refresh at `POST /oauth/token`.
+fn oauth_token_reply(access: &str, refresh: &str, account: &str, scope: &str) -> Reply {
+    Reply::json(
+        200,
+        json!({
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "bearer",
+            "stripe_publishable_key": new_id("pk_test", 99),
+            "stripe_user_id": account,
+            "scope": scope,
+            "livemode": false
+        }),
+    )
 }
 
 fn deauthorize(model: &mut Model, incoming: &Incoming, now: i64) -> Reply {

@@ -250,10 +250,7 @@ mod tests {
         let cause = DbError::task("the SQLite writer has stopped");
         let response = ApiError::from(cause).error_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = actix_web::body::to_bytes(response.into_body());
-        let body = futures_util::FutureExt::now_or_never(body)
-            .expect("a body in memory")
-            .expect("readable");
+        let body = crate::web::error::body_in_memory(response).expect("a body in memory");
         let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(
             json,
