@@ -41,7 +41,7 @@ pub struct Settings {
     pub master_key: MasterKeySource,
     pub log_format: LogFormat,
     pub log_filter: String,
-    pub session_ttl_seconds: i64,
+    pub sessions: SessionSettings,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
     pub trust_proxy_headers: bool,
     pub login_throttle: ThrottleSettings,
@@ -81,6 +81,15 @@ impl std::fmt::Debug for MetricsToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MetricsToken(hidden)")
     }
+}
+
+/// How long a login lasts (see `accounts::sessions`).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// From login, whatever the use.
+    pub lifetime_seconds: i64,
+    /// Without a request.
+    pub idle_seconds: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -205,7 +214,10 @@ impl Settings {
             master_key,
             log_format,
             log_filter: env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
-            session_ttl_seconds: env.number("SESSION_TTL_SECONDS", 12 * 3600, 60, 90 * 86400)?,
+            sessions: SessionSettings {
+                lifetime_seconds: env.number("SESSION_TTL_SECONDS", 12 * 3600, 60, 90 * 86400)?,
+                idle_seconds: env.number("SESSION_IDLE_SECONDS", 2 * 3600, 120, 90 * 86400)?,
+            },
             trust_proxy_headers: env.boolean("TRUST_PROXY_HEADERS", false)?,
             login_throttle: ThrottleSettings {
                 max_failures_per_account: env.number(

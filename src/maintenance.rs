@@ -1,10 +1,12 @@
 //! Periodic work every instance runs (it is idempotent, so several instances may):
 //! reloading the access-token signing keys so a rotation reaches every instance within a
-//! minute, and removing rows whose purpose has expired.
+//! minute, and removing rows whose purpose has expired (codes, tokens, sessions,
+//! throttle records).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::accounts::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::db::{auth_failures, DbError};
 use crate::error::{BoxError, Chain};
@@ -16,13 +18,15 @@ use crate::oauth::{cleanup, OAuthContext};
 pub struct Pruned {
     pub oauth: cleanup::Removed,
     pub auth_failures: usize,
+    pub sessions: usize,
 }
 
-/// Removes expired OAuth codes, tokens and retired keys, and failed-authentication
-/// records older than the throttle window.
+/// Removes expired OAuth codes, tokens and retired keys, sessions that ended by time,
+/// and failed-authentication records older than the throttle window.
 pub async fn prune_once(
     db: &Database,
     oauth: Arc<OAuthContext>,
+    sessions: &Sessions,
     now: i64,
     throttle_window_seconds: i64,
 ) -> Result<Pruned, BoxError> {
@@ -35,9 +39,11 @@ pub async fn prune_once(
             )?)
         })
         .await?;
+    let sessions = sessions.prune(now).await?;
     Ok(Pruned {
         oauth: removed,
         auth_failures,
+        sessions,
     })
 }
 
@@ -47,6 +53,7 @@ pub fn spawn(
     db: Database,
     clock: SharedClock,
     oauth: Arc<OAuthContext>,
+    sessions: Sessions,
     interval: Duration,
     throttle_window_seconds: i64,
 ) {
@@ -62,7 +69,8 @@ pub fn spawn(
             if since_pruning >= interval {
                 since_pruning = Duration::ZERO;
                 // Pruning reloads the keys too.
-                match prune_once(&db, oauth.clone(), now, throttle_window_seconds).await {
+                match prune_once(&db, oauth.clone(), &sessions, now, throttle_window_seconds).await
+                {
                     Ok(pruned) => tracing::debug!(?pruned, "periodic clean-up"),
                     Err(error) => {
                         tracing::warn!(error = %Chain(&*error), "periodic clean-up failed")

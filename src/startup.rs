@@ -12,6 +12,7 @@ use actix_web::middleware::{from_fn, Compress};
 use actix_web::{App, HttpServer};
 use stripe_emulator::{EmulatorConfig, EmulatorHandle};
 
+use crate::accounts::sessions::Sessions;
 use crate::audit::AuditLog;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{MasterKeySource, Settings};
@@ -166,7 +167,14 @@ impl Application {
             secret_box.clone(),
         )
         .with_handler(CacheFromWebhooks);
+        let sessions = Sessions::new(
+            db.clone(),
+            clock.clone(),
+            credential_hasher.clone(),
+            settings.sessions,
+        );
         let state = AppState {
+            sessions,
             db,
             clock,
             credential_hasher,
@@ -189,6 +197,7 @@ impl Application {
             state.db.clone(),
             state.clock.clone(),
             state.oauth.clone(),
+            state.sessions.clone(),
             std::time::Duration::from_secs(state.settings.oauth.cleanup_interval_seconds),
             state.settings.login_throttle.window_seconds,
         );
@@ -341,7 +350,7 @@ fn run(
 ) -> Result<Server, StartupError> {
     let cookie_key = Key::from(&master_key.derive_64("session-cookie"));
     let serves_https = state.settings.serves_https();
-    let session_ttl = state.settings.session_ttl_seconds;
+    let session_ttl = state.settings.sessions.lifetime_seconds;
     // Database work on PostgreSQL (and password hashing) runs on each worker's blocking
     // pool. More threads than pooled connections only wait for one, and each idle
     // thread keeps its own allocator pages (tokio's default allows 512).

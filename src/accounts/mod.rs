@@ -2,6 +2,7 @@
 //! admin-only role. Plain functions over the database; no HTTP types.
 
 mod passwords;
+pub mod sessions;
 pub mod throttle;
 
 pub use passwords::{hash_password, verify_password};
@@ -288,27 +289,6 @@ pub async fn list_users(db: &Database, limit: i64) -> Result<Vec<User>, AccountE
 
 pub async fn any_admin(db: &Database) -> Result<bool, AccountError> {
     db.read(|conn| Ok(users::any_admin(conn)?)).await
-}
-
-/// Records a logout in the audit log.
-pub async fn record_logout(
-    db: &Database,
-    clock: &dyn Clock,
-    user: &User,
-    ip: Option<String>,
-) -> Result<(), AccountError> {
-    let event = DomainEvent::new(
-        Actor::user(user.id, &user.email, ip),
-        clock.now(),
-        AccountEvent::LoggedOut {
-            email: user.email.clone(),
-        },
-    );
-    db.write(move |tx| {
-        tx.publish(event);
-        Ok(())
-    })
-    .await
 }
 
 #[cfg(test)]

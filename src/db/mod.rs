@@ -127,6 +127,7 @@ pub mod stripe_connections;
 pub mod stripe_settings;
 pub mod stripe_webhook_events;
 pub mod types;
+pub mod user_sessions;
 pub mod users;
 mod writer;
 

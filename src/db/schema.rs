@@ -201,6 +201,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_sessions (id) {
+        id -> Int8,
+        token_hash -> Text,
+        user_id -> Int8,
+        created_at -> Int8,
+        last_seen_at -> Int8,
+        expires_at -> Int8,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         email -> Text,
@@ -222,6 +235,7 @@ diesel::joinable!(oauth_token_families -> oauth_grants (grant_id));
 diesel::joinable!(stripe_connect_states -> users (user_id));
 diesel::joinable!(stripe_connections -> users (user_id));
 diesel::joinable!(stripe_platform_settings -> users (updated_by));
+diesel::joinable!(user_sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
@@ -239,5 +253,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     stripe_platform_settings,
     stripe_webhook_events,
     stripe_webhook_secrets,
+    user_sessions,
     users,
 );

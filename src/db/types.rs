@@ -41,6 +41,9 @@ row_id! {
     ConnectionId;
     /// A customer a business recorded (`customers.id`; Stripe's id is `cus_…`).
     CustomerPk;
+    /// A logged-in browser session (`user_sessions.id`; the cookie holds a random
+    /// token whose hash is the row's lookup key).
+    SessionId;
 }
 
 macro_rules! text_enum {

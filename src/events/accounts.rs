@@ -2,11 +2,28 @@
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountEvent {
-    Created { email: String, is_admin: bool },
-    LoggedIn { email: String },
-    LoginFailed { email: String },
-    LoginThrottled { email: String },
-    LoggedOut { email: String },
+    Created {
+        email: String,
+        is_admin: bool,
+    },
+    LoggedIn {
+        email: String,
+    },
+    LoginFailed {
+        email: String,
+    },
+    LoginThrottled {
+        email: String,
+    },
+    LoggedOut {
+        email: String,
+    },
+    /// Sessions ended other than by logging out: from the account page, by a password
+    /// change or by an admin.
+    SessionsEnded {
+        email: String,
+        count: usize,
+    },
 }
 
 impl AccountEvent {
@@ -17,6 +34,7 @@ impl AccountEvent {
             AccountEvent::LoginFailed { .. } => "session.login_failed",
             AccountEvent::LoginThrottled { .. } => "session.login_throttled",
             AccountEvent::LoggedOut { .. } => "session.logout",
+            AccountEvent::SessionsEnded { .. } => "session.ended",
         }
     }
 
@@ -30,6 +48,10 @@ impl AccountEvent {
             | AccountEvent::LoginFailed { email }
             | AccountEvent::LoginThrottled { email }
             | AccountEvent::LoggedOut { email } => email.clone(),
+            AccountEvent::SessionsEnded { email, count } => {
+                let sessions = if *count == 1 { "session" } else { "sessions" };
+                format!("{email}: {count} {sessions}")
+            }
         }
     }
 }

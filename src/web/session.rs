@@ -1,5 +1,5 @@
-//! The browser session (an encrypted, signed cookie), who is logged in, CSRF tokens and
-//! flash messages.
+//! The browser session: an encrypted, signed cookie holding the token of a session kept
+//! in the database (who is logged in), the CSRF token and flash messages.
 
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
@@ -8,34 +8,88 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{self, User};
+use crate::accounts::sessions::{LoginOrigin, SessionToken, SessionUser};
+use crate::accounts::User;
 use crate::crypto::{constant_time_eq, random_token};
-use crate::db::types::UserId;
 use crate::events::Actor;
 use crate::web::error::PageError;
 use crate::web::AppState;
 
-const USER_ID: &str = "uid";
-const AUTHENTICATED_AT: &str = "auth_at";
+/// The session token (see [`accounts::sessions`]); the rest of the cookie holds the
+/// CSRF token and flash messages, which need no server state.
+const SESSION_TOKEN: &str = "sid";
 const CSRF: &str = "csrf";
 const FLASHES: &str = "flash";
 
 /// Largest form body a page accepts.
 const FORM_LIMIT: usize = 64 * 1024;
 
-/// Starts a logged-in session: a fresh session id and CSRF token (no fixation).
-pub fn log_in(session: &Session, user: &User, now: i64) -> Result<(), PageError> {
+/// Logs `user` in: a session in the database, whose token replaces whatever the cookie
+/// held, with a fresh CSRF token (no fixation).
+pub async fn log_in(
+    session: &Session,
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+) -> Result<(), PageError> {
+    let origin = LoginOrigin::new(
+        client_ip(req, state.settings.trust_proxy_headers),
+        req.headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let token = state
+        .sessions
+        .start(user, session_token(session), origin)
+        .await?;
     session.renew();
     session.clear();
     session
-        .insert(USER_ID, user.id)
-        .and_then(|_| session.insert(AUTHENTICATED_AT, now))
+        .insert(SESSION_TOKEN, token.expose())
         .and_then(|_| session.insert(CSRF, random_token(32)))
         .map_err(|e| PageError::internal(e))
 }
 
-pub fn log_out(session: &Session) {
+/// Logs out: the session ends in the database (a copy of the cookie is worth nothing
+/// from now on) and the cookie is emptied.
+pub async fn log_out(
+    session: &Session,
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+) -> Result<(), PageError> {
+    if let Some(token) = session_token(session) {
+        let ip = client_ip(req, state.settings.trust_proxy_headers);
+        state.sessions.end(&token, user, ip).await?;
+    }
     session.purge();
+    Ok(())
+}
+
+/// Whether the cookie holds a session token at all (not whether it is live).
+pub fn has_session_token(session: &Session) -> bool {
+    session_token(session).is_some()
+}
+
+fn session_token(session: &Session) -> Option<SessionToken> {
+    let raw = session.get::<String>(SESSION_TOKEN).ok().flatten()?;
+    SessionToken::parse(&raw)
+}
+
+/// The live session the cookie names, with its user. A cookie naming a session that
+/// has ended is emptied, so it costs no further lookups.
+pub async fn current_session(
+    session: &Session,
+    state: &AppState,
+) -> Result<Option<SessionUser>, PageError> {
+    let Some(token) = session_token(session) else {
+        return Ok(None);
+    };
+    let found = state.sessions.resolve(&token).await?;
+    if found.is_none() {
+        session.purge();
+    }
+    Ok(found)
 }
 
 /// The session's CSRF token, created on first use.
@@ -113,29 +167,11 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
         .ok_or_else(|| PageError::internal("application state missing"))
 }
 
-/// The user the session says is logged in, unless that login is older than the
-/// session lifetime (then the session ends). Whether the user still exists is for the
-/// caller to check: [`CurrentUser`] does, and so does the authorization endpoint, in
-/// the query that reads the client.
-pub fn logged_in_user_id(session: &Session, state: &AppState) -> Option<UserId> {
-    let user_id = session.get::<UserId>(USER_ID).ok().flatten()?;
-    let authenticated_at = session
-        .get::<i64>(AUTHENTICATED_AT)
-        .ok()
-        .flatten()
-        .unwrap_or(0);
-    if state.now() - authenticated_at > state.settings.session_ttl_seconds {
-        session.purge();
-        return None;
-    }
-    Some(user_id)
-}
+/// The logged-in session and its user. Requests without a live session are sent to the
+/// login page, which brings them back afterwards.
+pub struct CurrentSession(pub SessionUser);
 
-/// The logged-in user. Requests without a valid session are sent to the login page,
-/// which brings them back afterwards.
-pub struct CurrentUser(pub User);
-
-impl FromRequest for CurrentUser {
+impl FromRequest for CurrentSession {
     type Error = PageError;
     type Future = LocalBoxFuture<'static, Result<Self, PageError>>;
 
@@ -148,15 +184,26 @@ impl FromRequest for CurrentUser {
         let state = state(req);
         Box::pin(async move {
             let state = state?;
-            let login_required = || PageError::LoginRequired { next: next.clone() };
-            let user_id = logged_in_user_id(&session, &state).ok_or_else(login_required)?;
-            match accounts::find_user(&state.db, user_id).await? {
-                Some(user) => Ok(CurrentUser(user)),
-                None => {
-                    session.purge();
-                    Err(login_required())
-                }
-            }
+            current_session(&session, &state)
+                .await?
+                .map(CurrentSession)
+                .ok_or(PageError::LoginRequired { next })
+        })
+    }
+}
+
+/// The logged-in user (see [`CurrentSession`]).
+pub struct CurrentUser(pub User);
+
+impl FromRequest for CurrentUser {
+    type Error = PageError;
+    type Future = LocalBoxFuture<'static, Result<Self, PageError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let current = CurrentSession::from_request(req, payload);
+        Box::pin(async move {
+            let CurrentSession(found) = current.await?;
+            Ok(CurrentUser(found.user))
         })
     }
 }

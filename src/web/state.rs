@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use crate::accounts::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{CredentialHasher, SecretBox};
@@ -32,6 +33,8 @@ pub struct AppState {
     pub connections: Connections,
     /// Stripe's webhook deliveries.
     pub webhooks: WebhookInbox,
+    /// Logged-in browser sessions.
+    pub sessions: Sessions,
 }
 
 impl AppState {

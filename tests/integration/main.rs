@@ -18,6 +18,7 @@ mod docs;
 mod guide;
 mod oauth;
 mod observability;
+mod sessions;
 mod startup;
 mod stripe_browser;
 mod stripe_client;

@@ -138,14 +138,20 @@ async fn expired_failed_login_records_are_pruned() {
     app.log_in("nobody@acme.test", "wrong password!").await;
     let window = app.state.settings.login_throttle.window_seconds;
     let now = app.clock_now();
-    let pruned =
-        bridgekeeper::maintenance::prune_once(&app.state.db, app.state.oauth.clone(), now, window)
-            .await
-            .expect("prune");
+    let pruned = bridgekeeper::maintenance::prune_once(
+        &app.state.db,
+        app.state.oauth.clone(),
+        &app.state.sessions,
+        now,
+        window,
+    )
+    .await
+    .expect("prune");
     assert_eq!(pruned.auth_failures, 0, "recent failures are kept");
     let pruned = bridgekeeper::maintenance::prune_once(
         &app.state.db,
         app.state.oauth.clone(),
+        &app.state.sessions,
         now + window + 1,
         window,
     )

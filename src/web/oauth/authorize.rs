@@ -3,7 +3,7 @@
 //! user must be logged in (R5); only then are other errors redirected to the client,
 //! always with `state` and `iss` (R11, R12).
 
-use crate::web::session::{client_ip, logged_in_user_id, user_actor, CurrentUser, VerifiedForm};
+use crate::web::session::{client_ip, current_session, user_actor, CurrentUser, VerifiedForm};
 use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -105,7 +105,9 @@ pub async fn authorize_get(
     let params = Params::parse(req.query_string().as_bytes())
         .map_err(|e| PageError::BadRequest(e.description()))?;
     let state_param = authorize_request::state(&params);
-    let session_user = logged_in_user_id(&session, &state);
+    let session_user = current_session(&session, &state)
+        .await?
+        .map(|found| found.user.id);
     let ip = client_ip(&req, state.settings.trust_proxy_headers);
     let outcome = consent::authorize(
         &state.db,

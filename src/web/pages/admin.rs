@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::accounts;
 use crate::audit;
 use crate::clock::human;
+use crate::db::types::UserId;
 use crate::stripe::platform_settings::{self, SettingsError, SettingsForm};
 use crate::web::error::PageError;
 use crate::web::pages::{render, see_other, Layout};
@@ -19,10 +20,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(stripe_settings_get)
         .service(stripe_settings_post)
         .service(webhook_secret_delete)
-        .service(audit_log);
+        .service(audit_log)
+        .service(user_sessions_end);
 }
 
 struct UserRow {
+    id: UserId,
     business_name: String,
     email: String,
     is_admin: bool,
@@ -46,6 +49,7 @@ async fn admin_overview(
         .await?
         .into_iter()
         .map(|u| UserRow {
+            id: u.id,
             created: human(u.created_at),
             business_name: u.business_name,
             email: u.email,
@@ -230,4 +234,32 @@ async fn audit_log(
         events,
         older_than,
     })
+}
+
+/// Ends every session of one business's account (a lost laptop, a departed employee).
+#[post("/admin/users/{id}/end-sessions")]
+async fn user_sessions_end(
+    state: web::Data<AppState>,
+    session: Session,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    AdminUser(admin): AdminUser,
+    VerifiedForm(_): VerifiedForm<EmptyForm>,
+) -> Result<HttpResponse, PageError> {
+    let target = UserId(path.into_inner());
+    let Some(user) = accounts::find_user(&state.db, target).await? else {
+        return Err(PageError::NotFound);
+    };
+    let actor = user_actor(&admin, &req, &state);
+    let ended = state.sessions.end_all(target, actor).await?;
+    let text = match ended {
+        1 => format!("1 session of {} ended.", user.email),
+        n => format!("{n} sessions of {} ended.", user.email),
+    };
+    session::flash(&session, "success", text);
+    if target == admin.id {
+        // The admin ended their own session too.
+        return Ok(see_other("/login"));
+    }
+    Ok(see_other("/admin/"))
 }

@@ -23,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[get("/")]
 async fn home(session: Session) -> HttpResponse {
-    if session.get::<i64>("uid").ok().flatten().is_some() {
+    if session::has_session_token(&session) {
         see_other("/dashboard/oauth/")
     } else {
         see_other("/login")
@@ -117,7 +117,7 @@ async fn login_post(
     .await;
     match outcome {
         Ok(user) => {
-            session::log_in(&session, &user, state.now())?;
+            session::log_in(&session, &req, &state, &user).await?;
             Ok(see_other(&next))
         }
         Err(AccountError::WrongCredentials) => {
@@ -212,7 +212,7 @@ async fn signup_post(
     };
     match outcome {
         Ok(user) => {
-            session::log_in(&session, &user, state.now())?;
+            session::log_in(&session, &req, &state, &user).await?;
             session::flash(
                 &session,
                 "success",
@@ -243,9 +243,7 @@ async fn logout_post(
     CurrentUser(user): CurrentUser,
     VerifiedForm(_): VerifiedForm<EmptyForm>,
 ) -> Result<HttpResponse, PageError> {
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    session::log_out(&session);
-    accounts::record_logout(&state.db, state.clock.as_ref(), &user, ip).await?;
+    session::log_out(&session, &req, &state, &user).await?;
     Ok(see_other("/login"))
 }
 

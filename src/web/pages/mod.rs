@@ -1,5 +1,6 @@
 //! Server-rendered pages for people.
 
+mod account;
 mod admin;
 mod auth;
 mod connect;
@@ -18,6 +19,7 @@ use crate::web::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
+    account::configure(cfg);
     dashboard::configure(cfg);
     connect::configure(cfg);
     customers::configure(cfg);

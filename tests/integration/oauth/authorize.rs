@@ -408,7 +408,7 @@ async fn an_authorization_request_from_an_expired_login_asks_for_login_again() {
     let (_, client) = business_with_spa(&app).await;
     let path = authorize_path(&authorize_query(&client.client_id, &Pkce::new(), &[]));
     app.clock
-        .advance(app.state.settings.session_ttl_seconds + 1);
+        .advance(app.state.settings.sessions.lifetime_seconds + 1);
     assert_login_required(&app.get(&path).await, &path);
 }
 
