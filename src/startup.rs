@@ -374,6 +374,7 @@ fn run(
             .wrap(sessions)
             .wrap(web::middleware::security_headers(serves_https))
             .wrap(Compress::default())
+            .wrap(from_fn(web::middleware::compress_public_answers_only))
             .wrap(from_fn(web::middleware::api_cors))
             .wrap(from_fn(web::middleware::observe_requests))
             .configure(|cfg| {

@@ -1,6 +1,7 @@
 //! Cross-cutting HTTP behaviour: security headers on every response, one span, one log
 //! line (path only: query strings can carry codes and states) and the HTTP metrics per
-//! request, CORS for `/api/`, and the fallback for unknown paths.
+//! request, CORS for `/api/`, compression only where it cannot leak a secret, and the
+//! fallback for unknown paths.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -44,6 +45,32 @@ pub fn security_headers(serves_https: bool) -> DefaultHeaders {
     } else {
         headers
     }
+}
+
+/// Paths whose answers are the same for everyone (shared caches may keep them): the
+/// only ones worth compressing safely.
+const COMPRESSIBLE_PATHS: &[&str] = &[
+    "/static/",
+    "/api/schema",
+    "/.well-known/",
+    "/o/jwks/",
+];
+
+/// Lets [`actix_web::middleware::Compress`] (the next layer in) compress only
+/// [`COMPRESSIBLE_PATHS`], by hiding `Accept-Encoding` from it everywhere else. A
+/// compressed page that holds a secret (a CSRF token, a client secret shown once, a
+/// token answer) beside text the requester chose (a query echoed into a form, a
+/// submitted field) leaks the secret through its compressed length (BREACH); those
+/// pages are small, so sending them uncompressed costs little.
+pub async fn compress_public_answers_only(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path();
+    if !COMPRESSIBLE_PATHS.iter().any(|p| path.starts_with(p)) {
+        req.headers_mut().remove(header::ACCEPT_ENCODING);
+    }
+    next.call(req).await
 }
 
 /// The header a request's id comes in (from a proxy or a client) and goes back out in.

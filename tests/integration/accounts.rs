@@ -365,6 +365,47 @@ async fn every_page_carries_the_security_headers() {
     }
 }
 
+/// BREACH: a compressed answer's length tells whether attacker-chosen text matches a
+/// secret beside it, so nothing that can hold one is compressed.
+#[tokio::test]
+async fn only_answers_that_are_the_same_for_everyone_are_compressed() {
+    let app = TestApp::spawn().await;
+    app.logged_in_business("owner@acme.test").await;
+    let encoding = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().expect("ascii").to_owned())
+    };
+    for path in [
+        "/login?next=/dashboard/customers/",
+        "/signup",
+        "/dashboard/oauth/",
+        "/account/",
+        "/api/me/",
+    ] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .header("accept-encoding", "gzip, br")
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(encoding(&response), None, "{path} is sent as is");
+    }
+    for path in ["/static/app.css", "/api/schema/", "/.well-known/oauth-authorization-server"] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(encoding(&response).as_deref(), Some("gzip"), "{path}");
+    }
+}
+
 #[tokio::test]
 async fn unknown_pages_get_a_page_and_unknown_api_paths_get_json() {
     let app = TestApp::spawn().await;
