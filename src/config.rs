@@ -42,6 +42,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub sessions: SessionSettings,
+    /// How long a request's body may take to arrive once its headers did.
+    pub request_body_timeout_seconds: u64,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
     pub trust_proxy_headers: bool,
     pub login_throttle: ThrottleSettings,
@@ -214,6 +216,7 @@ impl Settings {
             master_key,
             log_format,
             log_filter: env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
+            request_body_timeout_seconds: env.number("REQUEST_BODY_TIMEOUT_SECONDS", 10, 1, 300)?,
             sessions: SessionSettings {
                 lifetime_seconds: env.number("SESSION_TTL_SECONDS", 12 * 3600, 60, 90 * 86400)?,
                 idle_seconds: env.number("SESSION_IDLE_SECONDS", 2 * 3600, 120, 90 * 86400)?,

@@ -371,6 +371,9 @@ fn run(
                 .build();
         App::new()
             .app_data(data.clone())
+            .app_data(web::limits::query_config())
+            .app_data(web::limits::path_config())
+            .wrap(from_fn(web::limits::enforce))
             .wrap(sessions)
             .wrap(web::middleware::security_headers(serves_https))
             .wrap(Compress::default())
@@ -386,6 +389,7 @@ fn run(
             .default_service(actix_web::web::to(web::middleware::not_found))
     })
     .shutdown_timeout(10)
+    .client_request_timeout(web::limits::HEADER_TIMEOUT)
     .worker_max_blocking_threads(blocking_threads)
     // Signals are handled by `shutdown_signal`, installed before start-up output.
     .disable_signals()

@@ -29,6 +29,10 @@ pub enum PageError {
     BadRequest(String),
     #[error("too many attempts")]
     TooManyRequests { retry_after_seconds: i64 },
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the request body did not arrive in time")]
+    TimedOut,
     /// The server's own failure: the page says so and nothing more; the log line has
     /// the cause and the line of our code where it was turned into this error.
     #[error(transparent)]
@@ -54,6 +58,15 @@ impl PageError {
                 "This form was stale or did not come from this site. Go back, reload the page and submit it again.".into(),
             ),
             PageError::BadRequest(message) => ("Bad request", message.clone()),
+            PageError::TooLarge { limit } => (
+                "Too large",
+                format!("This form is larger than the {} KiB a page accepts.", limit / 1024),
+            ),
+            PageError::TimedOut => (
+                "Request timed out",
+                "The form took too long to arrive. Check your connection and submit it again."
+                    .into(),
+            ),
             PageError::TooManyRequests { retry_after_seconds } => (
                 "Too many attempts",
                 format!("Please wait {} and try again.", describe_wait(*retry_after_seconds)),
@@ -89,6 +102,8 @@ impl ResponseError for PageError {
             PageError::Forbidden | PageError::CsrfRejected => StatusCode::FORBIDDEN,
             PageError::LoginRequired { .. } => StatusCode::SEE_OTHER,
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PageError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            PageError::TimedOut => StatusCode::REQUEST_TIMEOUT,
             PageError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod oauth;

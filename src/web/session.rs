@@ -21,9 +21,6 @@ const SESSION_TOKEN: &str = "sid";
 const CSRF: &str = "csrf";
 const FLASHES: &str = "flash";
 
-/// Largest form body a page accepts.
-const FORM_LIMIT: usize = 64 * 1024;
-
 /// Logs `user` in: a session in the database, whose token replaces whatever the cookie
 /// held, with a fresh CSRF token (no fixation).
 pub async fn log_in(
@@ -272,9 +269,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for VerifiedForm<T> {
             let body = body
                 .await
                 .map_err(|e| PageError::BadRequest(e.to_string()))?;
-            if body.len() > FORM_LIMIT {
-                return Err(PageError::BadRequest("the form is too large".into()));
-            }
             let csrf: CsrfField = serde_urlencoded::from_bytes(&body)
                 .map_err(|_| PageError::BadRequest("the form could not be read".into()))?;
             verify_csrf(&session, &csrf.csrf_token)?;

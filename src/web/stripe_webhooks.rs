@@ -9,13 +9,12 @@ use crate::error::Chain;
 use crate::stripe::inbox::WebhookError;
 use crate::web::AppState;
 
-/// Largest event body accepted.
-const BODY_LIMIT: usize = 1024 * 1024;
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/webhooks/stripe")
-            .app_data(web::PayloadConfig::new(BODY_LIMIT))
+            .app_data(web::PayloadConfig::new(
+                crate::web::limits::WEBHOOK_BODY_LIMIT,
+            ))
             .route(web::post().to(stripe_webhook)),
     );
 }

@@ -16,6 +16,7 @@ mod browser;
 mod customers;
 mod docs;
 mod guide;
+mod limits;
 mod oauth;
 mod observability;
 mod sessions;

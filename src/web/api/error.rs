@@ -38,6 +38,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     code(409, "stripe_not_connected", "the business has no active Stripe connection (never connected, disconnected, or access revoked in Stripe)"),
     code(409, "portal_not_configured", "the connected account never saved its customer-portal settings; `message` is Stripe's"),
     code(410, "customer_deleted", "the customer was deleted in Stripe"),
+    code(408, "request_timeout", "the body did not arrive within `REQUEST_BODY_TIMEOUT_SECONDS` (10 s) of the headers"),
     code(413, "payload_too_large", "the body is larger than 64 KiB"),
     code(415, "unsupported_media_type", "a body that is not `application/json`"),
     code(500, "internal_error", "the server failed; the cause is logged, never shown"),
@@ -72,6 +73,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("send the body as application/json")]
     UnsupportedMediaType,
+    #[error("the body did not arrive in time")]
+    RequestTimeout,
     /// A domain refusal with its own status and stable code (409, 404, 410, 502, 504).
     #[error("{message}")]
     Domain {
@@ -123,6 +126,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::Domain { code, .. } | ApiError::Unavailable { code, .. } => code,
             ApiError::Internal(_) => "internal_error",
         }
@@ -156,6 +160,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Domain { status, .. } => *status,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -11,9 +11,6 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 use crate::web::media_type;
 
-/// Largest body the API reads; its requests are a few hundred bytes.
-pub const BODY_LIMIT: usize = 64 * 1024;
-
 /// A JSON object body deserialized into `T` (which denies unknown fields). An empty
 /// body (or `null`) is an empty object, so a request whose fields are all optional
 /// needs none.
@@ -36,10 +33,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         Box::pin(async move {
             let mut body = Vec::new();
             while let Some(chunk) = payload.next().await {
+                // Too large or too slow: `web::limits` answers for the route.
                 let chunk = chunk.map_err(|e| ApiError::bad_request("body", e.to_string()))?;
-                if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
-                }
                 body.extend_from_slice(&chunk);
             }
             // An empty body stands for "no fields", as `null` does.

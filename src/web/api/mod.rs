@@ -39,6 +39,7 @@ pub use error::ApiError;
         schema::Conflict,
         schema::Gone,
         schema::PayloadTooLarge,
+        schema::RequestTimeout,
         schema::UnsupportedMediaType,
         schema::BadGateway,
         schema::ServiceUnavailable,

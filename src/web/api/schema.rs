@@ -20,6 +20,7 @@ error_responses! { ERROR_CODES;
     NotFound = 404, PLAIN, "Nothing here for this business.";
     Conflict = 409, PLAIN, "The business's Stripe account cannot serve this request yet.";
     Gone = 410, PLAIN, "The customer was deleted in Stripe.";
+    RequestTimeout = 408, PLAIN, "The body did not arrive in time.";
     PayloadTooLarge = 413, PLAIN, "The body is too large.";
     UnsupportedMediaType = 415, PLAIN, "The body is not JSON.";
     BadGateway = 502, PLAIN, "Stripe refused the request.";
@@ -32,7 +33,12 @@ response_groups! {
     /// A token missing, bad, or without the scope.
     AuthErrors = [401: Unauthorized, 403: Forbidden];
     /// A JSON body that cannot be read.
-    BodyErrors = [400: BadRequest, 413: PayloadTooLarge, 415: UnsupportedMediaType];
+    BodyErrors = [
+        400: BadRequest,
+        408: RequestTimeout,
+        413: PayloadTooLarge,
+        415: UnsupportedMediaType
+    ];
     /// What Stripe, or the business's connection to it, may answer.
     StripeErrors = [
         404: NotFound,

@@ -13,13 +13,21 @@ error_responses! { ERROR_CODES;
     OAuthBadRequest = 400, ErrorShape::OAuth, "The request was refused (RFC 6749 §5.2).";
     OAuthUnauthorized = 401, ErrorShape::OAuth, "Client authentication failed.",
         "WWW-Authenticate": "`Basic realm=\"bridgekeeper\"`.";
+    OAuthRequestTimeout = 408, ErrorShape::OAuth, "The body did not arrive in time.";
+    OAuthPayloadTooLarge = 413, ErrorShape::OAuth, "The body is too large.";
     OAuthTooManyRequests = 429, ErrorShape::OAuth, "Too many failed client authentications.",
         "Retry-After": "Seconds to wait before trying again.";
 }
 
 response_groups! {
     /// What every client-authenticated endpoint may answer.
-    OAuthErrors = [400: OAuthBadRequest, 401: OAuthUnauthorized, 429: OAuthTooManyRequests];
+    OAuthErrors = [
+        400: OAuthBadRequest,
+        401: OAuthUnauthorized,
+        408: OAuthRequestTimeout,
+        413: OAuthPayloadTooLarge,
+        429: OAuthTooManyRequests
+    ];
 }
 
 /// Which grant the token request asks for.

@@ -23,6 +23,8 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     ErrorCode { status: 400, code: "unsupported_token_type", when: "revocation of a token type this server does not revoke" },
     ErrorCode { status: 401, code: "invalid_client", when: "client authentication failed (unknown client, wrong secret, a secret sent for a public client, or a public client at the introspection endpoint)" },
     ErrorCode { status: 405, code: "invalid_request", when: "the endpoint does not answer this method; `Allow` lists those it does" },
+    ErrorCode { status: 408, code: "invalid_request", when: "the body did not arrive within `REQUEST_BODY_TIMEOUT_SECONDS` (10 s) of the headers" },
+    ErrorCode { status: 413, code: "invalid_request", when: "the body is larger than 64 KiB" },
     ErrorCode { status: 429, code: "invalid_client", when: "too many failed client authentications; `Retry-After` says when to try again" },
     ErrorCode { status: 500, code: "server_error", when: "the server failed; the cause is logged, never shown" },
 ];

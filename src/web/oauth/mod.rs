@@ -6,7 +6,7 @@ mod client_form;
 pub(crate) mod cors;
 mod discovery;
 mod docs;
-mod error;
+pub(crate) mod error;
 mod introspect;
 mod revoke;
 mod token;
@@ -31,6 +31,8 @@ pub use error::oauth_error_response;
     components(responses(
         docs::OAuthBadRequest,
         docs::OAuthUnauthorized,
+        docs::OAuthRequestTimeout,
+        docs::OAuthPayloadTooLarge,
         docs::OAuthTooManyRequests,
     )),
     tags((name = "oauth", description = "The OAuth 2 authorization server: tokens, revocation, introspection, metadata and keys. `/o/authorize/` is for browsers and not described here.")),
