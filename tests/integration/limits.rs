@@ -26,8 +26,11 @@ struct Route {
     path: &'static str,
     content_type: &'static str,
     authorization: Option<String>,
-    looks_right: fn(&str, &str) -> bool,
+    looks_right: Check,
 }
+
+/// Whether an answer's content type and body are the route's refusal.
+type Check = fn(&str, &str) -> bool;
 
 /// An app with a business whose SPA holds an access token, and the three routes.
 async fn app_and_routes(env: &[(&str, &str)]) -> (TestApp, Vec<Route>) {
@@ -38,7 +41,7 @@ async fn app_and_routes(env: &[(&str, &str)]) -> (TestApp, Vec<Route>) {
     let app = builder.spawn().await;
     let (_, client) = business_with_spa(&app).await;
     let access_token = spa_tokens(&app, &client).await.access_token();
-    let checks: [(&'static str, &'static str, fn(&str, &str) -> bool); 3] = [
+    let checks: [(&'static str, &'static str, Check); 3] = [
         ("/login", "application/x-www-form-urlencoded", |ct, body| {
             ct.starts_with("text/html") && body.contains("larger than the 64 KiB")
         }),
