@@ -44,6 +44,9 @@ pub struct Settings {
     pub sessions: SessionSettings,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
     pub trust_proxy_headers: bool,
+    /// How many proxies of yours append to `X-Forwarded-For`: the client IP is the hop
+    /// this many places from the right (see `web::client_ip`).
+    pub trusted_proxy_hops: usize,
     pub login_throttle: ThrottleSettings,
     pub oauth: OAuthSettings,
     pub stripe: StripeSettings,
@@ -219,6 +222,7 @@ impl Settings {
                 idle_seconds: env.number("SESSION_IDLE_SECONDS", 2 * 3600, 120, 90 * 86400)?,
             },
             trust_proxy_headers: env.boolean("TRUST_PROXY_HEADERS", false)?,
+            trusted_proxy_hops: env.number("TRUSTED_PROXY_HOPS", 1, 1, 16)?,
             login_throttle: ThrottleSettings {
                 max_failures_per_account: env.number(
                     "LOGIN_MAX_FAILURES_PER_ACCOUNT",
