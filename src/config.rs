@@ -115,8 +115,10 @@ pub struct OAuthSettings {
     pub refresh_token_idle_ttl_seconds: i64,
     pub refresh_token_absolute_ttl_seconds: i64,
     pub signing_algorithm: SigningAlgorithm,
-    /// Failed client authentications allowed per client in the throttle window.
+    /// Failed client authentications allowed per (client, IP) in the throttle window.
     pub max_client_auth_failures: i64,
+    /// Failed client authentications allowed per IP, whatever the client.
+    pub max_client_auth_failures_per_ip: i64,
     pub cleanup_interval_seconds: u64,
 }
 
@@ -259,6 +261,12 @@ impl Settings {
                     10,
                     1,
                     10_000,
+                )?,
+                max_client_auth_failures_per_ip: env.number(
+                    "OAUTH_MAX_CLIENT_AUTH_FAILURES_PER_IP",
+                    30,
+                    1,
+                    100_000,
                 )?,
                 cleanup_interval_seconds: env.number(
                     "OAUTH_CLEANUP_INTERVAL_SECONDS",
