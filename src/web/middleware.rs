@@ -49,12 +49,7 @@ pub fn security_headers(serves_https: bool) -> DefaultHeaders {
 
 /// Paths whose answers are the same for everyone (shared caches may keep them): the
 /// only ones worth compressing safely.
-const COMPRESSIBLE_PATHS: &[&str] = &[
-    "/static/",
-    "/api/schema",
-    "/.well-known/",
-    "/o/jwks/",
-];
+const COMPRESSIBLE_PATHS: &[&str] = &["/static/", "/api/schema", "/.well-known/", "/o/jwks/"];
 
 /// Lets [`actix_web::middleware::Compress`] (the next layer in) compress only
 /// [`COMPRESSIBLE_PATHS`], by hiding `Accept-Encoding` from it everywhere else. A

@@ -393,7 +393,11 @@ async fn only_answers_that_are_the_same_for_everyone_are_compressed() {
             .expect("GET");
         assert_eq!(encoding(&response), None, "{path} is sent as is");
     }
-    for path in ["/static/app.css", "/api/schema/", "/.well-known/oauth-authorization-server"] {
+    for path in [
+        "/static/app.css",
+        "/api/schema/",
+        "/.well-known/oauth-authorization-server",
+    ] {
         let response = app
             .client
             .get(app.url(path))
