@@ -46,6 +46,9 @@ pub struct Settings {
     pub request_body_timeout_seconds: u64,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
     pub trust_proxy_headers: bool,
+    /// How many proxies of yours append to `X-Forwarded-For`: the client IP is the hop
+    /// this many places from the right (see `web::client_ip`).
+    pub trusted_proxy_hops: usize,
     pub login_throttle: ThrottleSettings,
     pub oauth: OAuthSettings,
     pub stripe: StripeSettings,
@@ -114,8 +117,10 @@ pub struct OAuthSettings {
     pub refresh_token_idle_ttl_seconds: i64,
     pub refresh_token_absolute_ttl_seconds: i64,
     pub signing_algorithm: SigningAlgorithm,
-    /// Failed client authentications allowed per client in the throttle window.
+    /// Failed client authentications allowed per (client, IP) in the throttle window.
     pub max_client_auth_failures: i64,
+    /// Failed client authentications allowed per IP, whatever the client.
+    pub max_client_auth_failures_per_ip: i64,
     pub cleanup_interval_seconds: u64,
 }
 
@@ -222,6 +227,7 @@ impl Settings {
                 idle_seconds: env.number("SESSION_IDLE_SECONDS", 2 * 3600, 120, 90 * 86400)?,
             },
             trust_proxy_headers: env.boolean("TRUST_PROXY_HEADERS", false)?,
+            trusted_proxy_hops: env.number("TRUSTED_PROXY_HOPS", 1, 1, 16)?,
             login_throttle: ThrottleSettings {
                 max_failures_per_account: env.number(
                     "LOGIN_MAX_FAILURES_PER_ACCOUNT",
@@ -258,6 +264,12 @@ impl Settings {
                     10,
                     1,
                     10_000,
+                )?,
+                max_client_auth_failures_per_ip: env.number(
+                    "OAUTH_MAX_CLIENT_AUTH_FAILURES_PER_IP",
+                    30,
+                    1,
+                    100_000,
                 )?,
                 cleanup_interval_seconds: env.number(
                     "OAUTH_CLEANUP_INTERVAL_SECONDS",

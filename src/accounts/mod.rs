@@ -180,6 +180,12 @@ pub async fn create_account(
 
 /// Checks an email and password, counting failures per account and per IP so that
 /// several instances share one view of who is throttled.
+///
+/// The attempt is reserved before the password hash, in one write that locks the
+/// account's and the IP's counters, counts, decides, and records the attempt as a
+/// failure ([`throttle::Throttle::reserve`]): of N concurrent attempts at most the
+/// limit reach the hash. A success then deletes its reservation and the account's
+/// earlier failures.
 pub async fn authenticate(
     db: &Database,
     clock: &dyn Clock,
@@ -192,44 +198,43 @@ pub async fn authenticate(
     let now = clock.now();
     let throttle = throttle::Throttle::new(limits.window_seconds, now);
 
-    // Refuse early, before spending a password hash, when either key is over its limit.
-    let lookup_email = email.clone();
-    let lookup_ip = ip.clone();
-    let (user, blocked) = db
-        .read(move |conn| {
-            let blocked = throttle
-                .check(
-                    conn,
-                    throttle::LOGIN_ACCOUNT,
-                    &lookup_email,
-                    limits.max_failures_per_account,
-                )?
-                .or(match &lookup_ip {
-                    Some(ip) => {
-                        throttle.check(conn, throttle::LOGIN_IP, ip, limits.max_failures_per_ip)?
-                    }
-                    None => None,
-                });
-            let user = users::find_by_email(conn, &lookup_email)?;
-            Ok::<_, AccountError>((user, blocked))
+    let reserve_email = email.clone();
+    let reserve_ip = ip.clone();
+    let (user, reservation) = db
+        .write(move |tx| {
+            let mut counters = vec![throttle::Limit::new(
+                throttle::LOGIN_ACCOUNT,
+                reserve_email.as_str(),
+                limits.max_failures_per_account,
+            )];
+            if let Some(ip) = &reserve_ip {
+                counters.push(throttle::Limit::new(
+                    throttle::LOGIN_IP,
+                    ip.as_str(),
+                    limits.max_failures_per_ip,
+                ));
+            }
+            match throttle.reserve(tx.conn, &counters)? {
+                Err(retry_after_seconds) => {
+                    tx.publish(DomainEvent::new(
+                        Actor::anonymous(reserve_ip),
+                        now,
+                        AccountEvent::LoginThrottled {
+                            email: reserve_email,
+                        },
+                    ));
+                    Ok(Committed::Refused(AccountError::Throttled {
+                        retry_after_seconds,
+                    }))
+                }
+                Ok(reservation) => {
+                    let user = users::find_by_email(tx.conn, &reserve_email)?;
+                    Ok::<_, AccountError>(Committed::Done((user, reservation)))
+                }
+            }
         })
-        .await?;
-
-    if let Some(retry_after_seconds) = blocked {
-        let event_email = email.clone();
-        db.write(move |tx| {
-            tx.publish(DomainEvent::new(
-                Actor::anonymous(ip),
-                now,
-                AccountEvent::LoginThrottled { email: event_email },
-            ));
-            Ok::<_, AccountError>(())
-        })
-        .await?;
-        return Err(AccountError::Throttled {
-            retry_after_seconds,
-        });
-    }
+        .await?
+        .into_result()?;
 
     // Verify against a dummy hash for unknown emails so timing does not reveal which
     // addresses have accounts.
@@ -245,10 +250,20 @@ pub async fn authenticate(
     .await
     .map_err(DbError::task)?;
 
-    // A failure is counted and committed, then reported.
+    // A failure is already counted (the reservation stays); it is committed with its
+    // audit line, then reported.
     db.write(move |tx| match user {
         Some(user) if verified => {
-            db::auth_failures::clear(tx.conn, throttle::LOGIN_ACCOUNT, &user.email)?;
+            // The account's reservation is the first row, the IP's (if any) the next.
+            if let Some((&account_row, ip_rows)) = reservation.ids.split_first() {
+                db::auth_failures::clear_through(
+                    tx.conn,
+                    throttle::LOGIN_ACCOUNT,
+                    &email,
+                    account_row,
+                )?;
+                db::auth_failures::delete_ids(tx.conn, ip_rows)?;
+            }
             tx.publish(DomainEvent::new(
                 Actor::user(user.id, &user.email, ip),
                 now,
@@ -259,10 +274,6 @@ pub async fn authenticate(
             Ok::<_, AccountError>(Committed::Done(user))
         }
         user => {
-            throttle.record(tx.conn, throttle::LOGIN_ACCOUNT, &email)?;
-            if let Some(ip) = &ip {
-                throttle.record(tx.conn, throttle::LOGIN_IP, ip)?;
-            }
             tx.publish(DomainEvent::new(
                 Actor {
                     user_id: user.map(|u| u.id),

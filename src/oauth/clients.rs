@@ -1,14 +1,17 @@
 //! Registering, listing, rotating and deleting clients (the OAuth tab and the CLI).
 
 use crate::crypto::{random_token, CredentialHasher};
+use crate::db::auth_failures;
 use crate::db::oauth_clients::{self, NewOAuthClient};
 use crate::db::DbError;
 use crate::events::{Actor, Database, OAuthEvent};
 
 use super::client::{Client, ClientType};
+use super::client_auth::client_ip_subject;
 use super::cors::CorsOrigins;
 use super::event;
 use super::registration::ClientRegistration;
+use super::CLIENT_IP_THROTTLE_SCOPE;
 use crate::db::types::UserId;
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +122,44 @@ pub async fn find_owned(
 ) -> Result<Client, ClientError> {
     db.read(move |conn| owned(conn, Some(owner_user_id), &client_id))
         .await
+}
+
+/// Failed secrets presented for a client within the throttle window, as counted per
+/// (client, IP): what its owner sees on the client's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedAuthentications {
+    pub count: i64,
+    /// How many distinct addresses they came from.
+    pub addresses: i64,
+    pub window_seconds: i64,
+}
+
+/// A client of `owner_user_id`, with its recent failed authentications.
+pub async fn find_owned_with_failures(
+    db: &Database,
+    owner_user_id: UserId,
+    client_id: String,
+    window_seconds: i64,
+    now: i64,
+) -> Result<(Client, FailedAuthentications), ClientError> {
+    db.read(move |conn| {
+        let client = owned(conn, Some(owner_user_id), &client_id)?;
+        let (count, addresses) = auth_failures::count_with_prefix_since(
+            conn,
+            CLIENT_IP_THROTTLE_SCOPE,
+            &client_ip_subject(&client.client_id, ""),
+            now - window_seconds,
+        )?;
+        Ok((
+            client,
+            FailedAuthentications {
+                count,
+                addresses,
+                window_seconds,
+            },
+        ))
+    })
+    .await
 }
 
 /// Looks a client up by its public id (the authorization endpoint).

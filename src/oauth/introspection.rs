@@ -86,9 +86,16 @@ pub async fn introspect(
         Presented::Opaque(token)
     };
     let run_ctx = ctx.clone();
+    let read_ip = ip.clone();
     let outcome = db
         .read(move |conn| {
-            let caller = match client_auth::authenticate(conn, &run_ctx, &presented, now)? {
+            let caller = match client_auth::authenticate(
+                conn,
+                &run_ctx,
+                &presented,
+                read_ip.as_deref(),
+                now,
+            )? {
                 Ok(client) if client.is_confidential() => client,
                 Ok(_) => {
                     return Ok(Err(AuthFailure::refused(
@@ -107,7 +114,7 @@ pub async fn introspect(
         .await?;
     match outcome {
         Ok(answer) => Ok(answer),
-        // Introspection only reads; a failure that counts is written on its own.
+        // Introspection only reads; a wrong secret is decided and recorded on its own.
         Err(failure) => Err(client_auth::count_failure(db, ctx, failure, ip, now).await),
     }
 }

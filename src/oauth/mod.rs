@@ -41,8 +41,11 @@ use crate::config::{OAuthSettings, Settings};
 use crate::crypto::{CredentialHasher, SecretBox};
 use crate::events::{Actor, DomainEvent, OAuthEvent};
 
-/// Throttle scope for failed client authentications (subject: the client_id).
-pub const CLIENT_THROTTLE_SCOPE: &str = "oauth.client";
+/// Throttle scope for failed client authentications per (client, IP); the subject is
+/// [`client_auth::client_ip_subject`].
+pub const CLIENT_IP_THROTTLE_SCOPE: &str = "oauth.client_ip";
+/// Throttle scope for failed client authentications per IP, whatever the client.
+pub const IP_THROTTLE_SCOPE: &str = "oauth.ip";
 
 /// What the OAuth use cases need besides the database: settings, the credential
 /// hasher and the signing keys. Shared by every worker of one instance.

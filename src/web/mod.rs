@@ -2,6 +2,7 @@
 //! their answers (and errors) into pages or JSON. No business rule lives here.
 
 pub mod api;
+pub mod client_ip;
 pub mod error;
 pub mod health;
 pub mod limits;

@@ -30,7 +30,7 @@ pub async fn log_in(
     user: &User,
 ) -> Result<(), PageError> {
     let origin = LoginOrigin::new(
-        client_ip(req, state.settings.trust_proxy_headers),
+        client_ip(req, &state.settings),
         req.headers()
             .get(actix_web::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),
@@ -56,7 +56,7 @@ pub async fn log_out(
     user: &User,
 ) -> Result<(), PageError> {
     if let Some(token) = session_token(session) {
-        let ip = client_ip(req, state.settings.trust_proxy_headers);
+        let ip = client_ip(req, &state.settings);
         state.sessions.end(&token, user, ip).await?;
     }
     session.purge();
@@ -140,23 +140,8 @@ pub fn take_flashes(session: &Session) -> Vec<Flash> {
         .unwrap_or_default()
 }
 
-/// The client's IP: the socket peer, or the first `X-Forwarded-For` hop when the
-/// operator said a trusted proxy sets it.
-pub fn client_ip(req: &HttpRequest, trust_proxy_headers: bool) -> Option<String> {
-    if trust_proxy_headers {
-        if let Some(ip) = req.connection_info().realip_remote_addr() {
-            return Some(strip_port(ip));
-        }
-    }
-    req.peer_addr().map(|addr| addr.ip().to_string())
-}
-
-fn strip_port(addr: &str) -> String {
-    match addr.parse::<std::net::SocketAddr>() {
-        Ok(sock) => sock.ip().to_string(),
-        Err(_) => addr.to_owned(),
-    }
-}
+/// The client's IP (see [`crate::web::client_ip`]).
+pub use crate::web::client_ip::client_ip;
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
     req.app_data::<web::Data<AppState>>()
@@ -231,11 +216,7 @@ pub struct EmptyForm {}
 
 /// The logged-in user as the actor of an audit event, with the request's client IP.
 pub fn user_actor(user: &User, req: &HttpRequest, state: &AppState) -> Actor {
-    Actor::user(
-        user.id,
-        &user.email,
-        client_ip(req, state.settings.trust_proxy_headers),
-    )
+    Actor::user(user.id, &user.email, client_ip(req, &state.settings))
 }
 
 #[derive(Deserialize)]

@@ -28,3 +28,4 @@ mod stripe_logs;
 mod stripe_openapi;
 mod stripe_platform;
 mod stripe_webhooks;
+mod throttles;

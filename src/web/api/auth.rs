@@ -90,7 +90,7 @@ impl Caller {
             Credential::Token(grant) => Actor {
                 user_id: Some(grant.business_user_id),
                 label: Some(format!("client {}", grant.client_id)),
-                ip: client_ip(req, state.settings.trust_proxy_headers),
+                ip: client_ip(req, &state.settings),
             },
             Credential::Session(user) => user_actor(user, req, state),
         }

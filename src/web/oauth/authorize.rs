@@ -108,7 +108,7 @@ pub async fn authorize_get(
     let session_user = current_session(&session, &state)
         .await?
         .map(|found| found.user.id);
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+    let ip = client_ip(&req, &state.settings);
     let outcome = consent::authorize(
         &state.db,
         state.oauth.clone(),

@@ -72,9 +72,12 @@ fn authorization(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
 }
 
 fn read(req: &HttpRequest, body: &[u8]) -> Result<ClientForm, RejectedForm> {
-    let trust_proxy_headers = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|state| state.settings.trust_proxy_headers);
+    let ip = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => client_ip(req, &state.settings),
+        None => req
+            .peer_addr()
+            .map(|addr| addr.ip().to_canonical().to_string()),
+    };
     if !is_form(req) {
         return Err(OAuthError::invalid_request(
             "send the parameters as application/x-www-form-urlencoded",
@@ -86,7 +89,7 @@ fn read(req: &HttpRequest, body: &[u8]) -> Result<ClientForm, RejectedForm> {
         Ok(presented) => Ok(ClientForm {
             presented,
             params,
-            ip: client_ip(req, trust_proxy_headers),
+            ip,
         }),
         Err(error) => Err(RejectedForm {
             error,

@@ -78,7 +78,7 @@ async fn session_end(
         session::log_out(&session, &req, &state, &current.user).await?;
         return Ok(see_other("/login"));
     }
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+    let ip = client_ip(&req, &state.settings);
     if !state.sessions.end_one(&current.user, id, ip).await? {
         return Err(PageError::NotFound);
     }
@@ -94,7 +94,7 @@ async fn other_sessions_end(
     CurrentSession(current): CurrentSession,
     VerifiedForm(_): VerifiedForm<EmptyForm>,
 ) -> Result<HttpResponse, PageError> {
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+    let ip = client_ip(&req, &state.settings);
     let ended = state
         .sessions
         .end_others(&current.user, current.session_id, ip)

@@ -104,7 +104,7 @@ async fn login_post(
     req: HttpRequest,
     VerifiedForm(form): VerifiedForm<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+    let ip = client_ip(&req, &state.settings);
     let next = safe_next(&state.settings.public_url, form.next.as_deref());
     let outcome = accounts::authenticate(
         &state.db,
@@ -181,7 +181,7 @@ async fn signup_post(
     );
     let outcome = match parsed {
         (Ok(business_name), Ok(email), Ok(password)) => {
-            let ip = client_ip(&req, state.settings.trust_proxy_headers);
+            let ip = client_ip(&req, &state.settings);
             let account = NewAccount {
                 email,
                 password,

@@ -10,7 +10,7 @@ use askama::Template;
 use crate::accounts::User;
 use crate::db::types::GrantId;
 use crate::oauth::client::Client;
-use crate::oauth::clients::{self, ClientError};
+use crate::oauth::clients::{self, ClientError, FailedAuthentications};
 use crate::oauth::consent::{self, AuthorizedApp};
 use crate::oauth::registration::{self, ClientForm};
 use crate::oauth::scope;
@@ -79,6 +79,26 @@ struct ClientPage {
     layout: Layout,
     client: Client,
     issuer: String,
+    failures: FailedAuthentications,
+}
+
+impl ClientPage {
+    /// "15 minutes", "2 hours", "90 seconds".
+    fn failure_window(&self) -> String {
+        let seconds = self.failures.window_seconds;
+        let (n, unit) = if seconds % 3600 == 0 {
+            (seconds / 3600, "hour")
+        } else if seconds % 60 == 0 {
+            (seconds / 60, "minute")
+        } else {
+            (seconds, "second")
+        };
+        if n == 1 {
+            unit.to_owned()
+        } else {
+            format!("{n} {unit}s")
+        }
+    }
 }
 
 #[derive(Template)]
@@ -228,11 +248,19 @@ async fn client_show(
     CurrentUser(user): CurrentUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let client = clients::find_owned(&state.db, user.id, path.into_inner()).await?;
+    let (client, failures) = clients::find_owned_with_failures(
+        &state.db,
+        user.id,
+        path.into_inner(),
+        state.oauth.throttle_window_seconds,
+        state.now(),
+    )
+    .await?;
     let page = ClientPage {
         layout: Layout::new(&state, &session, Some(user), "oauth")?,
         client,
         issuer: state.oauth.issuer.clone(),
+        failures,
     };
     Ok(html(actix_web::http::StatusCode::OK, page.render()?))
 }
