@@ -50,6 +50,7 @@ pub struct Settings {
     /// this many places from the right (see `web::client_ip`).
     pub trusted_proxy_hops: usize,
     pub login_throttle: ThrottleSettings,
+    pub rate_limits: RateLimitSettings,
     pub oauth: OAuthSettings,
     pub stripe: StripeSettings,
     /// A cached customer older than this is re-read from Stripe when it is read alone.
@@ -86,6 +87,15 @@ impl std::fmt::Debug for MetricsToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MetricsToken(hidden)")
     }
+}
+
+/// Request budgets per instance (see `web::rate_limits`); 0 turns one off.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitSettings {
+    pub oauth_per_ip_per_minute: u32,
+    pub oauth_per_client_per_minute: u32,
+    pub login_per_ip_per_minute: u32,
+    pub signup_per_ip_per_hour: u32,
 }
 
 /// How long a login lasts (see `accounts::sessions`).
@@ -237,6 +247,32 @@ impl Settings {
                 )?,
                 max_failures_per_ip: env.number("LOGIN_MAX_FAILURES_PER_IP", 30, 1, 100_000)?,
                 window_seconds: env.number("LOGIN_THROTTLE_WINDOW_SECONDS", 900, 1, 86400)?,
+            },
+            rate_limits: RateLimitSettings {
+                oauth_per_ip_per_minute: env.number(
+                    "RATE_LIMIT_OAUTH_PER_IP",
+                    1200,
+                    0,
+                    10_000_000,
+                )?,
+                oauth_per_client_per_minute: env.number(
+                    "RATE_LIMIT_OAUTH_PER_CLIENT",
+                    12_000,
+                    0,
+                    10_000_000,
+                )?,
+                login_per_ip_per_minute: env.number(
+                    "RATE_LIMIT_LOGIN_PER_IP",
+                    60,
+                    0,
+                    10_000_000,
+                )?,
+                signup_per_ip_per_hour: env.number(
+                    "RATE_LIMIT_SIGNUP_PER_IP",
+                    10,
+                    0,
+                    10_000_000,
+                )?,
             },
             oauth: OAuthSettings {
                 access_token_ttl_seconds: env.number(

@@ -26,6 +26,7 @@ use crate::stripe::bridge::{SandboxCredentials, StripeBridge};
 use crate::stripe::connect::{self, Connections};
 use crate::stripe::inbox::WebhookInbox;
 use crate::stripe::platform_settings::{self, SecretKey};
+use crate::web::rate_limits::RateLimits;
 use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +174,10 @@ impl Application {
             credential_hasher.clone(),
             settings.sessions,
         );
+        let rate_limits = Arc::new(RateLimits::new(&settings.rate_limits));
+        spawn_forgetting_full_buckets(rate_limits.clone());
         let state = AppState {
+            rate_limits,
             sessions,
             db,
             clock,
@@ -341,6 +345,17 @@ fn start_sandbox(
         base_url: emulator.base_url().clone(),
     };
     Ok((credentials, emulator))
+}
+
+/// Keeps the rate limiter's memory to the senders of the last minute or so.
+fn spawn_forgetting_full_buckets(limits: Arc<RateLimits>) {
+    tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            limits.forget_full_buckets();
+        }
+    });
 }
 
 fn run(

@@ -27,6 +27,11 @@ pub enum OAuthError {
     /// Too many failed client authentications: answered with 429 and `Retry-After`.
     #[error("client authentication throttled for {retry_after_seconds} s")]
     ClientThrottled { retry_after_seconds: i64 },
+    /// More requests than the sender's budget (the HTTP layer's rate limits): 429 with
+    /// `Retry-After`. RFC 6749 names no code for it; `temporarily_unavailable` is the
+    /// registered one that says "come back later".
+    #[error("rate limited for {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: i64 },
     /// Our fault. The string is the cause for the log, never shown to the client.
     /// The server's own failure; its description says nothing of the cause, which the
     /// HTTP layer logs.
@@ -47,6 +52,7 @@ impl OAuthError {
             OAuthError::AccessDenied(_) => "access_denied",
             OAuthError::UnsupportedResponseType(_) => "unsupported_response_type",
             OAuthError::UnsupportedTokenType(_) => "unsupported_token_type",
+            OAuthError::RateLimited { .. } => "temporarily_unavailable",
             OAuthError::ServerError(_) => "server_error",
         }
     }
@@ -68,6 +74,9 @@ impl OAuthError {
             } => format!(
                 "too many failed client authentications; retry in {retry_after_seconds} seconds"
             ),
+            OAuthError::RateLimited {
+                retry_after_seconds,
+            } => format!("too many requests; retry in {retry_after_seconds} seconds"),
             OAuthError::ServerError(_) => "the server could not finish this request".into(),
         }
     }

@@ -11,6 +11,7 @@ pub mod middleware;
 pub mod oauth;
 pub mod openapi;
 pub mod pages;
+pub mod rate_limits;
 pub mod session;
 pub mod state;
 pub mod stripe_webhooks;

@@ -10,6 +10,7 @@ use crate::oauth::OAuthContext;
 use crate::stripe::bridge::StripeBridge;
 use crate::stripe::connect::Connections;
 use crate::stripe::inbox::WebhookInbox;
+use crate::web::rate_limits::RateLimits;
 
 /// What every handler can reach. Cloned per worker; everything inside is shared.
 #[derive(Clone)]
@@ -35,6 +36,8 @@ pub struct AppState {
     pub webhooks: WebhookInbox,
     /// Logged-in browser sessions.
     pub sessions: Sessions,
+    /// This instance's request budgets.
+    pub rate_limits: Arc<RateLimits>,
 }
 
 impl AppState {

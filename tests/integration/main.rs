@@ -19,6 +19,7 @@ mod guide;
 mod limits;
 mod oauth;
 mod observability;
+mod rate_limits;
 mod sessions;
 mod startup;
 mod stripe_browser;

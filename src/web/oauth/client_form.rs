@@ -10,6 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
+use crate::web::rate_limits::{Budget, RateLimits};
 use crate::web::session::client_ip;
 use crate::web::{media_type, AppState};
 
@@ -72,12 +73,37 @@ fn authorization(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
 }
 
 fn read(req: &HttpRequest, body: &[u8]) -> Result<ClientForm, RejectedForm> {
-    let ip = match req.app_data::<web::Data<AppState>>() {
+    let state = req.app_data::<web::Data<AppState>>();
+    let ip = match state {
         Some(state) => client_ip(req, &state.settings),
         None => req
             .peer_addr()
             .map(|addr| addr.ip().to_canonical().to_string()),
     };
+    let parsed = parse(req, body);
+    // Every request spends from its budgets, well-formed or not; a refusal names the
+    // client when it can, so that a browser client can read it (CORS).
+    if let Some(state) = state {
+        let client_id = match &parsed {
+            Ok((_, presented)) => presented.client_id(),
+            Err(rejected) => rejected.client_id.as_deref(),
+        };
+        spend_budgets(&state.rate_limits, ip.as_deref(), client_id).map_err(|error| {
+            RejectedForm {
+                error,
+                client_id: client_id.map(str::to_owned),
+            }
+        })?;
+    }
+    let (params, presented) = parsed?;
+    Ok(ClientForm {
+        presented,
+        params,
+        ip,
+    })
+}
+
+fn parse(req: &HttpRequest, body: &[u8]) -> Result<(Params, PresentedClient), RejectedForm> {
     if !is_form(req) {
         return Err(OAuthError::invalid_request(
             "send the parameters as application/x-www-form-urlencoded",
@@ -86,16 +112,31 @@ fn read(req: &HttpRequest, body: &[u8]) -> Result<ClientForm, RejectedForm> {
     }
     let params = Params::parse(body)?;
     match authorization(req).and_then(|basic| token_request::presented_client(basic, &params)) {
-        Ok(presented) => Ok(ClientForm {
-            presented,
-            params,
-            ip,
-        }),
+        Ok(presented) => Ok((params, presented)),
         Err(error) => Err(RejectedForm {
             error,
             client_id: params.get("client_id").ok().flatten().map(str::to_owned),
         }),
     }
+}
+
+fn spend_budgets(
+    limits: &RateLimits,
+    ip: Option<&str>,
+    client_id: Option<&str>,
+) -> Result<(), OAuthError> {
+    let refused = |retry_after_seconds| OAuthError::RateLimited {
+        retry_after_seconds,
+    };
+    if let Some(ip) = ip {
+        limits.check(Budget::OAuthPerIp, ip).map_err(refused)?;
+    }
+    if let Some(client_id) = client_id {
+        limits
+            .check(Budget::OAuthPerClient, client_id)
+            .map_err(refused)?;
+    }
+    Ok(())
 }
 
 impl FromRequest for ClientForm {

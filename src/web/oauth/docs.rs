@@ -15,7 +15,7 @@ error_responses! { ERROR_CODES;
         "WWW-Authenticate": "`Basic realm=\"bridgekeeper\"`.";
     OAuthRequestTimeout = 408, ErrorShape::OAuth, "The body did not arrive in time.";
     OAuthPayloadTooLarge = 413, ErrorShape::OAuth, "The body is too large.";
-    OAuthTooManyRequests = 429, ErrorShape::OAuth, "Too many failed client authentications.",
+    OAuthTooManyRequests = 429, ErrorShape::OAuth, "Too many failed client authentications, or more requests than the budget.",
         "Retry-After": "Seconds to wait before trying again.";
 }
 

@@ -25,6 +25,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     ErrorCode { status: 405, code: "invalid_request", when: "the endpoint does not answer this method; `Allow` lists those it does" },
     ErrorCode { status: 408, code: "invalid_request", when: "the body did not arrive within `REQUEST_BODY_TIMEOUT_SECONDS` (10 s) of the headers" },
     ErrorCode { status: 413, code: "invalid_request", when: "the body is larger than 64 KiB" },
+    ErrorCode { status: 429, code: "temporarily_unavailable", when: "more requests from this address or for this client than its budget (`RATE_LIMIT_OAUTH_PER_IP`, `RATE_LIMIT_OAUTH_PER_CLIENT`); `Retry-After` says when to try again" },
     ErrorCode { status: 429, code: "invalid_client", when: "too many failed client authentications; `Retry-After` says when to try again" },
     ErrorCode { status: 500, code: "server_error", when: "the server failed; the cause is logged, never shown" },
 ];
@@ -39,7 +40,9 @@ pub struct OAuthErrorBody {
 pub fn status(error: &OAuthError) -> StatusCode {
     match error {
         OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
-        OAuthError::ClientThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        OAuthError::ClientThrottled { .. } | OAuthError::RateLimited { .. } => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         OAuthError::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
@@ -59,6 +62,9 @@ pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
             response.insert_header((header::WWW_AUTHENTICATE, format!("Basic realm=\"{REALM}\"")));
         }
         OAuthError::ClientThrottled {
+            retry_after_seconds,
+        }
+        | OAuthError::RateLimited {
             retry_after_seconds,
         } => {
             response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
@@ -105,6 +111,9 @@ mod tests {
             OAuthError::InvalidScope("x".into()),
             OAuthError::UnsupportedTokenType("x".into()),
             OAuthError::ClientThrottled {
+                retry_after_seconds: 1,
+            },
+            OAuthError::RateLimited {
                 retry_after_seconds: 1,
             },
             OAuthError::server_error("x"),

@@ -10,6 +10,7 @@ use crate::accounts::{self, AccountError, BusinessName, Email, NewAccount, NewPa
 use crate::events::Actor;
 use crate::web::error::PageError;
 use crate::web::pages::{render, see_other, Layout};
+use crate::web::rate_limits::Budget;
 use crate::web::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -105,6 +106,7 @@ async fn login_post(
     VerifiedForm(form): VerifiedForm<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     let ip = client_ip(&req, &state.settings);
+    spend_budget(&state, Budget::LoginPerIp, ip.as_deref())?;
     let next = safe_next(&state.settings.public_url, form.next.as_deref());
     let outcome = accounts::authenticate(
         &state.db,
@@ -174,6 +176,8 @@ async fn signup_post(
     req: HttpRequest,
     VerifiedForm(form): VerifiedForm<SignupForm>,
 ) -> Result<HttpResponse, PageError> {
+    let ip = client_ip(&req, &state.settings);
+    spend_budget(&state, Budget::SignupPerIp, ip.as_deref())?;
     let parsed = (
         BusinessName::parse(&form.business_name),
         Email::parse(&form.email),
@@ -181,7 +185,6 @@ async fn signup_post(
     );
     let outcome = match parsed {
         (Ok(business_name), Ok(email), Ok(password)) => {
-            let ip = client_ip(&req, &state.settings);
             let account = NewAccount {
                 email,
                 password,
@@ -232,6 +235,19 @@ async fn signup_post(
                 .body(page.render()?))
         }
         Err(Err(other)) => Err(other.into()),
+    }
+}
+
+/// Takes one request from the sender's budget, or refuses the form with 429.
+fn spend_budget(state: &AppState, budget: Budget, ip: Option<&str>) -> Result<(), PageError> {
+    match ip {
+        Some(ip) => state
+            .rate_limits
+            .check(budget, ip)
+            .map_err(|retry_after_seconds| PageError::TooManyRequests {
+                retry_after_seconds,
+            }),
+        None => Ok(()),
     }
 }
 
