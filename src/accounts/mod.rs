@@ -29,6 +29,8 @@ pub enum AccountError {
     Db(#[from] DbError),
     #[error("could not hash the password")]
     PasswordHash(#[source] argon2::password_hash::Error),
+    #[error(transparent)]
+    Busy(#[from] passwords::Busy),
 }
 
 impl From<diesel::result::Error> for AccountError {
@@ -142,7 +144,12 @@ pub async fn create_account(
     actor: Actor,
 ) -> Result<User, AccountError> {
     // Hash outside the transaction: it is the slow part and needs no database.
-    let password_hash = hash_password(&account.password.0).map_err(AccountError::PasswordHash)?;
+    let password = account.password.0.clone();
+    let password_hash = passwords::hashing_slot()?
+        .run(move || hash_password(&password))
+        .await
+        .map_err(DbError::task)?
+        .map_err(AccountError::PasswordHash)?;
     let now = clock.now();
     db.write(move |tx| {
         if users::find_by_email(tx.conn, account.email.as_str())?.is_some() {
@@ -197,6 +204,8 @@ pub async fn authenticate(
     let email = email.trim().to_lowercase();
     let now = clock.now();
     let throttle = throttle::Throttle::new(limits.window_seconds, now);
+    // A place for the password check first: a busy answer must count no attempt.
+    let slot = passwords::hashing_slot()?;
 
     let reserve_email = email.clone();
     let reserve_ip = ip.clone();
@@ -240,15 +249,16 @@ pub async fn authenticate(
     // addresses have accounts.
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let candidate = password.to_owned();
-    let verified = tokio::task::spawn_blocking(move || match stored_hash {
-        Some(hash) => verify_password(&candidate, &hash),
-        None => {
-            passwords::burn_equivalent_time(&candidate);
-            false
-        }
-    })
-    .await
-    .map_err(DbError::task)?;
+    let verified = slot
+        .run(move || match stored_hash {
+            Some(hash) => verify_password(&candidate, &hash),
+            None => {
+                passwords::burn_equivalent_time(&candidate);
+                false
+            }
+        })
+        .await
+        .map_err(DbError::task)?;
 
     // A failure is already counted (the reservation stays); it is committed with its
     // audit line, then reported.

@@ -33,6 +33,9 @@ pub enum PageError {
     TooLarge { limit: usize },
     #[error("the request body did not arrive in time")]
     TimedOut,
+    /// The server is at capacity for this kind of work: 503 with `Retry-After`.
+    #[error("busy")]
+    Busy { retry_after_seconds: i64 },
     /// The server's own failure: the page says so and nothing more; the log line has
     /// the cause and the line of our code where it was turned into this error.
     #[error(transparent)]
@@ -62,6 +65,15 @@ impl PageError {
                 "Too large",
                 format!("This form is larger than the {} KiB a page accepts.", limit / 1024),
             ),
+            PageError::Busy {
+                retry_after_seconds,
+            } => (
+                "Busy",
+                format!(
+                    "Many people are signing in right now. Please try again in {}.",
+                    describe_wait(*retry_after_seconds)
+                ),
+            ),
             PageError::TimedOut => (
                 "Request timed out",
                 "The form took too long to arrive. Check your connection and submit it again."
@@ -80,7 +92,9 @@ impl PageError {
 }
 
 pub fn describe_wait(seconds: i64) -> String {
-    if seconds <= 90 {
+    if seconds == 1 {
+        "1 second".to_owned()
+    } else if seconds <= 90 {
         format!("{seconds} seconds")
     } else {
         format!("{} minutes", (seconds + 59) / 60)
@@ -104,6 +118,7 @@ impl ResponseError for PageError {
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             PageError::TimedOut => StatusCode::REQUEST_TIMEOUT,
+            PageError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             PageError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -128,6 +143,9 @@ impl ResponseError for PageError {
         };
         let mut response = HttpResponse::build(self.status_code());
         if let PageError::TooManyRequests {
+            retry_after_seconds,
+        }
+        | PageError::Busy {
             retry_after_seconds,
         } = self
         {
@@ -179,6 +197,9 @@ impl From<AccountError> for PageError {
             }
             AccountError::Db(e) => PageError::internal(e),
             AccountError::PasswordHash(e) => PageError::internal(e),
+            AccountError::Busy(_) => PageError::Busy {
+                retry_after_seconds: 1,
+            },
         }
     }
 }

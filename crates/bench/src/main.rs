@@ -59,7 +59,12 @@ const SCENARIOS: &[&str] = &[
     "customer_read",
     "customer_create",
     "emulator_direct",
+    "healthz_under_password_flood",
 ];
+
+/// Clients that flood `/signup` and `/login` (new accounts, wrong passwords) during
+/// `healthz_under_password_flood`, beside the clients measuring `/healthz`.
+const FLOOD_CLIENTS: usize = 32;
 
 /// The server under test, pinned to core 1.
 struct Server {
@@ -97,6 +102,9 @@ impl Server {
             ("RATE_LIMIT_OAUTH_PER_CLIENT", "10000000".into()),
             ("RATE_LIMIT_LOGIN_PER_IP", "10000000".into()),
             ("RATE_LIMIT_SIGNUP_PER_IP", "10000000".into()),
+            // And the failed-login throttles, so that the password flood keeps asking
+            // for hashes instead of being refused for free.
+            ("LOGIN_MAX_FAILURES_PER_IP", "100000".into()),
         ];
         let seed = Seed::create(binary, &env)?;
         emulator.configure_platform(database_url, &master_key)?;
@@ -681,7 +689,7 @@ impl Worker {
     /// Performs one operation.
     async fn operate(&mut self) -> Result<(), String> {
         match self.scenario.as_str() {
-            "healthz" => {
+            "healthz" | "healthz_under_password_flood" => {
                 expect_status(self.http.get(format!("{}/healthz", self.base_url)), 200).await
             }
             "pkce_flow" => self.pkce_flow().await.map(|_| ()),
@@ -918,6 +926,8 @@ async fn measure(
         worker.prepare().await?;
         workers.push(worker);
     }
+    let flood = (scenario == "healthz_under_password_flood")
+        .then(|| PasswordFlood::start(&server.base_url));
     // Warm-up: connections, caches, the database's pages.
     let workers = run_load(workers, Duration::from_secs(options.warmup))
         .await
@@ -946,6 +956,9 @@ async fn measure(
         errors += window_errors;
     }
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(flood) = flood {
+        flood.stop().await;
+    }
     latencies.sort_by(|a, b| a.total_cmp(b));
     cpu_per_op.sort_by(|a, b| a.total_cmp(b));
     let mut requests = FlowRequests::default();
@@ -973,6 +986,92 @@ async fn measure(
         ),
         resident_mib: server.resident_mib(),
     })
+}
+
+/// Sign-ups and wrong-password logins, as fast as the server answers them, each client
+/// with a session of its own (the forms need its CSRF token): every one asks for a
+/// password hash, which the server must do off its HTTP workers and refuse (503) when
+/// its queue is full.
+struct PasswordFlood {
+    running: std::rc::Rc<std::cell::Cell<bool>>,
+    tasks: Vec<tokio::task::JoinHandle<(usize, usize)>>,
+}
+
+impl PasswordFlood {
+    fn start(base_url: &str) -> Self {
+        let running = std::rc::Rc::new(std::cell::Cell::new(true));
+        let tasks = (0..FLOOD_CLIENTS)
+            .map(|n| {
+                let running = running.clone();
+                let base_url = base_url.to_owned();
+                tokio::task::spawn_local(async move {
+                    let (mut answered, mut busy) = (0, 0);
+                    let Ok(http) = reqwest::Client::builder()
+                        .cookie_store(true)
+                        .redirect(reqwest::redirect::Policy::none())
+                        .build()
+                    else {
+                        return (answered, busy);
+                    };
+                    let mut attempt = 0u64;
+                    while running.get() {
+                        attempt += 1;
+                        let path = if attempt % 2 == 0 {
+                            "/signup"
+                        } else {
+                            "/login"
+                        };
+                        let email = format!("flood-{n}-{attempt}-{}@bench.test", random_token(4));
+                        let Some(csrf) = csrf_token(&http, &format!("{base_url}{path}")).await
+                        else {
+                            continue;
+                        };
+                        let form = [
+                            ("csrf_token", csrf.as_str()),
+                            ("email", email.as_str()),
+                            ("password", "not the password of anyone"),
+                            ("business_name", "Flood"),
+                        ];
+                        match http
+                            .post(format!("{base_url}{path}"))
+                            .form(&form)
+                            .send()
+                            .await
+                        {
+                            Ok(r) if r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE => {
+                                busy += 1
+                            }
+                            Ok(_) => answered += 1,
+                            Err(_) => {}
+                        }
+                    }
+                    (answered, busy)
+                })
+            })
+            .collect();
+        Self { running, tasks }
+    }
+
+    async fn stop(self) {
+        self.running.set(false);
+        let (mut answered, mut busy) = (0, 0);
+        for task in self.tasks {
+            if let Ok((a, b)) = task.await {
+                answered += a;
+                busy += b;
+            }
+        }
+        eprintln!(
+            "  the flood: {answered} sign-ups and logins answered, {busy} refused as busy (503)"
+        );
+    }
+}
+
+/// The CSRF token of the form at `url` (the session starts with the GET).
+async fn csrf_token(http: &reqwest::Client, url: &str) -> Option<String> {
+    let page = http.get(url).send().await.ok()?.text().await.ok()?;
+    let (_, rest) = page.split_once("name=\"csrf_token\" value=\"")?;
+    rest.split_once('"').map(|(token, _)| token.to_owned())
 }
 
 /// Runs every worker in a loop for `duration`; returns the workers (for the next round),
