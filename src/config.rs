@@ -42,6 +42,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub sessions: SessionSettings,
+    /// Audit lines older than this many days are removed.
+    pub audit_retention_days: i64,
     /// How long a request's body may take to arrive once its headers did.
     pub request_body_timeout_seconds: u64,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
@@ -232,6 +234,7 @@ impl Settings {
             log_format,
             log_filter: env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             request_body_timeout_seconds: env.number("REQUEST_BODY_TIMEOUT_SECONDS", 10, 1, 300)?,
+            audit_retention_days: env.number("AUDIT_RETENTION_DAYS", 90, 1, 36_500)?,
             sessions: SessionSettings {
                 lifetime_seconds: env.number("SESSION_TTL_SECONDS", 12 * 3600, 60, 90 * 86400)?,
                 idle_seconds: env.number("SESSION_IDLE_SECONDS", 2 * 3600, 120, 90 * 86400)?,

@@ -21,6 +21,7 @@ use crate::customers::{CacheFromWebhooks, Customers};
 use crate::db::DbError;
 use crate::error::{BoxError, Internal};
 use crate::events::{Database, EventBus};
+use crate::maintenance::Maintenance;
 use crate::oauth::{keys, OAuthContext};
 use crate::stripe::bridge::{SandboxCredentials, StripeBridge};
 use crate::stripe::connect::{self, Connections};
@@ -197,13 +198,15 @@ impl Application {
             Some(listener) => Some(run_metrics(listener, state.clone())?),
             None => None,
         };
-        crate::maintenance::spawn(
+        Maintenance::new(
             state.db.clone(),
-            state.clock.clone(),
             state.oauth.clone(),
             state.sessions.clone(),
+            &state.settings,
+        )
+        .spawn(
+            state.clock.clone(),
             std::time::Duration::from_secs(state.settings.oauth.cleanup_interval_seconds),
-            state.settings.login_throttle.window_seconds,
         );
         Ok(Self {
             server,

@@ -204,8 +204,6 @@ pub async fn authenticate(
     let email = email.trim().to_lowercase();
     let now = clock.now();
     let throttle = throttle::Throttle::new(limits.window_seconds, now);
-    // A place for the password check first: a busy answer must count no attempt.
-    let slot = passwords::hashing_slot()?;
 
     let reserve_email = email.clone();
     let reserve_ip = ip.clone();
@@ -244,6 +242,21 @@ pub async fn authenticate(
         })
         .await?
         .into_result()?;
+
+    // A throttled attempt never got here, so it took no place in the queue of password
+    // work; when the queue is full, the reservation is released: a busy answer counts
+    // no attempt.
+    let slot = match passwords::hashing_slot() {
+        Ok(slot) => slot,
+        Err(busy) => {
+            let ids = reservation.ids.clone();
+            db.write(move |tx| {
+                Ok::<_, AccountError>(db::auth_failures::delete_ids(tx.conn, &ids)?)
+            })
+            .await?;
+            return Err(busy.into());
+        }
+    };
 
     // Verify against a dummy hash for unknown emails so timing does not reveal which
     // addresses have accounts.

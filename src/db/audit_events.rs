@@ -14,6 +14,8 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     pub action: String,
     pub detail: String,
+    /// How many times it happened (a repeated failure is one counted line per minute).
+    pub repeats: i64,
 }
 
 prepared_statement!(
@@ -34,6 +36,39 @@ prepared_statement!(
 pub fn insert(conn: &mut DbConnection, new: &NewAuditEvent<'_>) -> QueryResult<()> {
     on_each_backend!(conn, |c| new.execute(c))?;
     Ok(())
+}
+
+/// Counts one more repetition of the line named `repeat_key`, inserting it the first
+/// time: one statement, so concurrent repetitions add up.
+pub fn insert_or_count(
+    conn: &mut DbConnection,
+    new: &NewAuditEvent<'_>,
+    repeat_key: &str,
+) -> QueryResult<()> {
+    let row = (
+        audit_events::occurred_at.eq(new.occurred_at),
+        audit_events::actor_user_id.eq(new.actor_user_id),
+        audit_events::actor_label.eq(new.actor_label),
+        audit_events::ip.eq(new.ip),
+        audit_events::action.eq(new.action),
+        audit_events::detail.eq(new.detail),
+        audit_events::repeat_key.eq(repeat_key),
+    );
+    on_each_backend!(conn, |c| diesel::insert_into(audit_events::table)
+        .values(row)
+        .on_conflict(audit_events::repeat_key)
+        .do_update()
+        .set(audit_events::repeats.eq(audit_events::repeats + 1))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Deletes the lines older than `before` (the retention period).
+pub fn delete_older_than(conn: &mut DbConnection, before: i64) -> QueryResult<usize> {
+    on_each_backend!(conn, |c| diesel::delete(
+        audit_events::table.filter(audit_events::occurred_at.lt(before))
+    )
+    .execute(c))
 }
 
 /// Newest first; `before_id` pages backwards.

@@ -9,6 +9,8 @@ diesel::table! {
         ip -> Nullable<Text>,
         action -> Text,
         detail -> Text,
+        repeats -> Int8,
+        repeat_key -> Nullable<Text>,
     }
 }
 

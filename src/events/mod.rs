@@ -100,6 +100,18 @@ impl EventKind {
         }
     }
 
+    /// A failure anybody can cause as often as they like (a wrong password, an unknown
+    /// or wrongly authenticated client): the audit log counts its repetitions instead
+    /// of writing a line for each.
+    pub fn is_repeatable_failure(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Account(AccountEvent::LoginFailed { .. })
+                | EventKind::Account(AccountEvent::LoginThrottled { .. })
+                | EventKind::OAuth(OAuthEvent::ClientAuthFailed { .. })
+        )
+    }
+
     /// What a person reads in the audit log.
     pub fn detail(&self) -> String {
         match self {

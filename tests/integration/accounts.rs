@@ -448,3 +448,50 @@ async fn logins_and_sign_ups_are_written_to_the_audit_log() {
     assert_eq!(failed.ip.as_deref(), Some("127.0.0.1"));
     assert!(events.iter().all(|e| !e.detail.contains("wrong password")));
 }
+
+/// What a stranger can make the server write is bounded: a failure repeated from one
+/// address is one counted line per minute (and every field is capped, see `audit`).
+#[tokio::test]
+async fn repeated_unknown_clients_are_one_counted_audit_line_with_capped_fields() {
+    let app = TestApp::spawn().await;
+    let long_id = "x".repeat(100);
+    // Fewer than the throttle's limit per (client, IP), so that each is checked.
+    for _ in 0..8 {
+        let response = reqwest::Client::new()
+            .post(app.url("/o/token/"))
+            .basic_auth(&long_id, Some("guess"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let failures: Vec<_> = bridgekeeper::audit::recent(&app.state.db, None, 100)
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.action == "oauth.client_auth_failed")
+        .collect();
+    assert_eq!(failures.len(), 1, "one line for the minute");
+    assert_eq!(failures[0].repeats, 8);
+    let detail = &failures[0].detail;
+    assert!(detail.contains(&long_id), "{detail}");
+    assert!(detail.chars().count() <= bridgekeeper::audit::MAX_DETAIL_CHARS);
+
+    app.clock.advance(60);
+    let response = reqwest::Client::new()
+        .post(app.url("/o/token/"))
+        .basic_auth(&long_id, Some("guess"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let lines = bridgekeeper::audit::recent(&app.state.db, None, 100)
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.action == "oauth.client_auth_failed")
+        .count();
+    assert_eq!(lines, 2, "the next minute starts a new line");
+}

@@ -1,5 +1,6 @@
 use std::process::Command;
 
+use bridgekeeper::maintenance::Maintenance;
 use reqwest::StatusCode;
 
 use crate::support::{TestApp, TestDatabase, PASSWORD};
@@ -132,32 +133,56 @@ fn without_a_password_or_terminal_the_cli_says_how_to_pass_one() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("BRIDGEKEEPER_PASSWORD"));
 }
 
+fn maintenance(app: &TestApp) -> Maintenance {
+    Maintenance::new(
+        app.state.db.clone(),
+        app.state.oauth.clone(),
+        app.state.sessions.clone(),
+        &app.state.settings,
+    )
+}
+
 #[tokio::test]
 async fn expired_failed_login_records_are_pruned() {
     let app = TestApp::spawn().await;
     app.log_in("nobody@acme.test", "wrong password!").await;
     let window = app.state.settings.login_throttle.window_seconds;
     let now = app.clock_now();
-    let pruned = bridgekeeper::maintenance::prune_once(
-        &app.state.db,
-        app.state.oauth.clone(),
-        &app.state.sessions,
-        now,
-        window,
-    )
-    .await
-    .expect("prune");
+    let pruned = maintenance(&app).prune_once(now).await.expect("prune");
     assert_eq!(pruned.auth_failures, 0, "recent failures are kept");
-    let pruned = bridgekeeper::maintenance::prune_once(
-        &app.state.db,
-        app.state.oauth.clone(),
-        &app.state.sessions,
-        now + window + 1,
-        window,
-    )
-    .await
-    .expect("prune");
+    let pruned = maintenance(&app)
+        .prune_once(now + window + 1)
+        .await
+        .expect("prune");
     assert_eq!(pruned.auth_failures, 2, "the account's and the IP's record");
+}
+
+#[tokio::test]
+async fn audit_lines_older_than_the_retention_period_are_pruned() {
+    let app = TestApp::builder()
+        .with_env("AUDIT_RETENTION_DAYS", "30")
+        .spawn()
+        .await;
+    app.create_account("owner@acme.test", false).await;
+    let now = app.clock_now();
+    let lines = || async {
+        bridgekeeper::audit::recent(&app.state.db, None, 100)
+            .await
+            .expect("audit log")
+            .len()
+    };
+    assert_eq!(lines().await, 1, "the account's creation");
+    let pruned = maintenance(&app)
+        .prune_once(now + 30 * 86_400)
+        .await
+        .expect("prune");
+    assert_eq!(pruned.audit_lines, 0, "30 days old is kept");
+    let pruned = maintenance(&app)
+        .prune_once(now + 30 * 86_400 + 1)
+        .await
+        .expect("prune");
+    assert_eq!(pruned.audit_lines, 1);
+    assert_eq!(lines().await, 0);
 }
 
 #[tokio::test]

@@ -10,14 +10,16 @@ use reqwest::StatusCode;
 use crate::oauth::{backend_form, enc, register, TokenAnswer};
 use crate::support::{TestApp, PASSWORD};
 
-/// How many audit lines record `action`.
+/// How many times the audit log records `action` (a repeated failure is one line
+/// with a count).
 async fn audited(app: &TestApp, action: &str) -> usize {
     bridgekeeper::audit::recent(&app.state.db, None, 10_000)
         .await
         .expect("audit log")
         .iter()
         .filter(|event| event.action == action)
-        .count()
+        .map(|event| usize::try_from(event.repeats).expect("a count"))
+        .sum()
 }
 
 /// The statuses of `answers`, counted: (401s, 429s, anything else).

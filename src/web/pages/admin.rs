@@ -192,6 +192,7 @@ struct AuditRow {
     ip: String,
     action: String,
     detail: String,
+    repeats: i64,
 }
 
 #[derive(Template)]
@@ -227,6 +228,7 @@ async fn audit_log(
             ip: e.ip.unwrap_or_default(),
             action: e.action,
             detail: e.detail,
+            repeats: e.repeats,
         })
         .collect();
     render(&AuditLogPage {
