@@ -9,8 +9,8 @@ pub use passwords::{hash_password, verify_password};
 
 use crate::clock::Clock;
 use crate::config::ThrottleSettings;
-use crate::db::types::UserId;
-use crate::db::{self, users, Committed, DbError};
+use crate::db::types::{SessionId, UserId};
+use crate::db::{self, user_sessions, users, Committed, DbError};
 use crate::events::{AccountEvent, Actor, Database, DomainEvent};
 
 pub use crate::db::users::User;
@@ -201,6 +201,26 @@ pub async fn authenticate(
     password: &str,
     ip: Option<String>,
 ) -> Result<User, AccountError> {
+    check_credentials(db, clock, limits, email, password, ip, Purpose::LogIn).await
+}
+
+/// Why a password is checked: a login is audited as one; asking a logged-in person
+/// for their password again (before a change) is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    LogIn,
+    Reauthenticate,
+}
+
+async fn check_credentials(
+    db: &Database,
+    clock: &dyn Clock,
+    limits: ThrottleSettings,
+    email: &str,
+    password: &str,
+    ip: Option<String>,
+    purpose: Purpose,
+) -> Result<User, AccountError> {
     let email = email.trim().to_lowercase();
     let now = clock.now();
     let throttle = throttle::Throttle::new(limits.window_seconds, now);
@@ -287,13 +307,15 @@ pub async fn authenticate(
                 )?;
                 db::auth_failures::delete_ids(tx.conn, ip_rows)?;
             }
-            tx.publish(DomainEvent::new(
-                Actor::user(user.id, &user.email, ip),
-                now,
-                AccountEvent::LoggedIn {
-                    email: user.email.clone(),
-                },
-            ));
+            if purpose == Purpose::LogIn {
+                tx.publish(DomainEvent::new(
+                    Actor::user(user.id, &user.email, ip),
+                    now,
+                    AccountEvent::LoggedIn {
+                        email: user.email.clone(),
+                    },
+                ));
+            }
             Ok::<_, AccountError>(Committed::Done(user))
         }
         user => {
@@ -311,6 +333,66 @@ pub async fn authenticate(
     })
     .await?
     .into_result()
+}
+
+/// A logged-in person's request to change their password.
+pub struct PasswordChange<'a> {
+    pub user: &'a User,
+    /// The session they asked from, which stays.
+    pub session: SessionId,
+    pub current_password: &'a str,
+    pub new_password: NewPassword,
+}
+
+/// Changes `user`'s password once the current one is given again (throttled like a
+/// login), and ends every other session of theirs in the same transaction: whoever
+/// knew the old password, or holds a copied cookie, is out. Returns how many sessions
+/// ended.
+pub async fn change_password(
+    db: &Database,
+    clock: &dyn Clock,
+    sessions: &sessions::Sessions,
+    limits: ThrottleSettings,
+    change: PasswordChange<'_>,
+    ip: Option<String>,
+) -> Result<usize, AccountError> {
+    let user = check_credentials(
+        db,
+        clock,
+        limits,
+        &change.user.email,
+        change.current_password,
+        ip.clone(),
+        Purpose::Reauthenticate,
+    )
+    .await?;
+    let current_session = change.session;
+    let new_password = change.new_password;
+    let password_hash = passwords::hashing_slot()?
+        .run(move || hash_password(&new_password.0))
+        .await
+        .map_err(DbError::task)?
+        .map_err(AccountError::PasswordHash)?;
+    let now = clock.now();
+    let user_id = user.id;
+    let ended = db
+        .write(move |tx| {
+            users::set_password_hash(tx.conn, user.id, &password_hash)?;
+            let ended =
+                user_sessions::delete_all_for_user(tx.conn, user.id, Some(current_session))?;
+            tx.publish(DomainEvent::new(
+                Actor::user(user.id, &user.email, ip),
+                now,
+                AccountEvent::PasswordChanged {
+                    email: user.email.clone(),
+                    sessions_ended: ended,
+                },
+            ));
+            Ok::<_, AccountError>(ended)
+        })
+        .await?;
+    sessions.forget_user(user_id);
+    Ok(ended)
 }
 
 pub async fn find_user(db: &Database, id: UserId) -> Result<Option<User>, AccountError> {

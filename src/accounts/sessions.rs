@@ -394,6 +394,12 @@ impl Sessions {
         );
     }
 
+    /// Drops what this instance cached of `user_id`'s sessions (after a change that
+    /// ended some of them in the database).
+    pub(super) fn forget_user(&self, user_id: UserId) {
+        self.forget(|_, cached| cached.user.id == user_id);
+    }
+
     fn forget(&self, matches: impl Fn(&String, &Cached) -> bool) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);

@@ -50,6 +50,16 @@ pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {
         .optional())
 }
 
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    id: UserId,
+    password_hash: &str,
+) -> QueryResult<usize> {
+    on_each_backend!(conn, |c| diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(password_hash))
+        .execute(c))
+}
+
 pub fn any_admin(conn: &mut DbConnection) -> QueryResult<bool> {
     on_each_backend!(conn, |c| diesel::select(diesel::dsl::exists(
         users::table.filter(users::is_admin.eq(true)),

@@ -18,11 +18,15 @@ pub enum AccountEvent {
     LoggedOut {
         email: String,
     },
-    /// Sessions ended other than by logging out: from the account page, by a password
-    /// change or by an admin.
+    /// Sessions ended other than by logging out: from the account page or by an admin.
     SessionsEnded {
         email: String,
         count: usize,
+    },
+    /// The account's password was changed; its other sessions ended with it.
+    PasswordChanged {
+        email: String,
+        sessions_ended: usize,
     },
 }
 
@@ -35,6 +39,7 @@ impl AccountEvent {
             AccountEvent::LoginThrottled { .. } => "session.login_throttled",
             AccountEvent::LoggedOut { .. } => "session.logout",
             AccountEvent::SessionsEnded { .. } => "session.ended",
+            AccountEvent::PasswordChanged { .. } => "account.password_changed",
         }
     }
 
@@ -48,6 +53,10 @@ impl AccountEvent {
             | AccountEvent::LoginFailed { email }
             | AccountEvent::LoginThrottled { email }
             | AccountEvent::LoggedOut { email } => email.clone(),
+            AccountEvent::PasswordChanged {
+                email,
+                sessions_ended,
+            } => format!("{email}: {sessions_ended} other sessions ended"),
             AccountEvent::SessionsEnded { email, count } => {
                 let sessions = if *count == 1 { "session" } else { "sessions" };
                 format!("{email}: {count} {sessions}")

@@ -442,3 +442,82 @@ async fn a_cookie_without_a_live_session_is_sent_to_login_and_emptied() {
         "the cookie is removed"
     );
 }
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+#[tokio::test]
+async fn changing_the_password_ends_every_other_session_and_keeps_this_one() {
+    let app = TestApp::spawn().await;
+    app.create_account("owner@acme.test", false).await;
+    let mut laptop = Browser::new("Laptop/1.0");
+    laptop.log_in(&app, "owner@acme.test").await;
+    let mut phone = Browser::new("Phone/2.0");
+    phone.log_in(&app, "owner@acme.test").await;
+
+    let response = laptop
+        .post(
+            &app,
+            "/account/password",
+            "/account/",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(laptop
+        .page(&app, "/account/")
+        .await
+        .contains("Password changed. Your 1 other session was ended."));
+    assert!(!phone.is_logged_in(&app).await, "the other session ended");
+    assert!(laptop.is_logged_in(&app).await, "this one stays");
+
+    let old = app.log_in("owner@acme.test", PASSWORD).await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "the old password");
+    let new = app.log_in("owner@acme.test", NEW_PASSWORD).await;
+    assert_eq!(new.status(), StatusCode::SEE_OTHER, "the new password");
+}
+
+#[tokio::test]
+async fn a_password_change_with_a_wrong_current_password_changes_nothing() {
+    let app = TestApp::spawn().await;
+    app.create_account("owner@acme.test", false).await;
+    let mut laptop = Browser::new("Laptop/1.0");
+    laptop.log_in(&app, "owner@acme.test").await;
+    let mut phone = Browser::new("Phone/2.0");
+    phone.log_in(&app, "owner@acme.test").await;
+
+    for (current, new, status, reason) in [
+        (
+            "not my password",
+            NEW_PASSWORD,
+            StatusCode::UNAUTHORIZED,
+            "The current password is not right.",
+        ),
+        (
+            PASSWORD,
+            "short",
+            StatusCode::BAD_REQUEST,
+            "New password: use at least 10 characters.",
+        ),
+    ] {
+        let response = laptop
+            .post(
+                &app,
+                "/account/password",
+                "/account/",
+                &[("current_password", current), ("new_password", new)],
+            )
+            .await;
+        assert_eq!(response.status(), status);
+        assert!(response.text().await.expect("body").contains(reason));
+    }
+    assert!(phone.is_logged_in(&app).await, "no session ended");
+    let login = app.log_in("owner@acme.test", PASSWORD).await;
+    assert_eq!(
+        login.status(),
+        StatusCode::SEE_OTHER,
+        "the password is unchanged"
+    );
+}
