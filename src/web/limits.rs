@@ -144,6 +144,12 @@ pub async fn enforce(
         let answer = closing(Refusal::TooLarge { limit }.answer(audience));
         return Ok(req.into_response(answer).map_into_right_body());
     }
+    // HTTP/1.1 without a length or chunked encoding has no body: nothing to watch (most
+    // requests: every GET a token or a page makes).
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    if !chunked && announced.unwrap_or(0) == 0 {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
     // The largest body anyone sends us (a 1 MiB webhook) takes well under a second; a
     // body that never arrives must not hold a connection open.
     let body_timeout = req
