@@ -91,8 +91,12 @@ pub struct CustomerDocument {
     pub portal_url: Option<String>,
     /// When the full state was last read from Stripe (webhooks may have updated it since).
     pub fetched_at: i64,
-    /// True when the copy is older than the refresh age and Stripe could not be reached.
+    /// True when the copy may be out of date: older than the refresh age (or than its
+    /// connection) and not re-read from Stripe, or detached.
     pub stale: bool,
+    /// True when the connection the customer was recorded under has ended: the copy is
+    /// as it was then, and nothing more is read for it.
+    pub detached: bool,
 }
 
 #[cfg(test)]

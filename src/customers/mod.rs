@@ -13,13 +13,12 @@ use crate::clock::SharedClock;
 use crate::crypto::SecretBox;
 use crate::db::customer_subscriptions::{self, SubscriptionForm};
 use crate::db::customers::{self as records, CustomerFields, CustomerRecord, NewCustomerRecord};
-use crate::db::types::ConnectionStatus;
-use crate::db::types::{CustomerPk, UserId};
+use crate::db::stripe_connections::{self, StripeConnection};
+use crate::db::types::{ConnectionId, CustomerPk, UserId};
 use crate::db::{DbConnection, DbError};
 use crate::events::{Actor, CustomerEvent, Database, DomainEvent};
 use crate::stripe::bridge::StripeBridge;
 use crate::stripe::client::{ListSubscriptions, StripeClient};
-use crate::stripe::connect;
 use crate::stripe::error::{StripeError, StripeErrorKind};
 use crate::stripe::inbox::{RecordedEvent, StripeEventHandler};
 use crate::stripe::types::{Customer, Subscription};
@@ -41,14 +40,24 @@ pub enum CustomerError {
     NotRecorded(String),
     #[error("customer {0} was deleted in Stripe")]
     Deleted(String),
+    /// Recorded under a connection that has ended (the business disconnected, the
+    /// account's owner removed the platform, or the business connected another account):
+    /// nothing more is read from Stripe for it, and no portal session is created.
+    #[error("customer {customer_id} was recorded in Stripe account {account}, which is no longer connected to this business: it is not read from Stripe or updated by Stripe's webhooks any more. Reconnecting {account} on the Connect tab attaches it again")]
+    Detached {
+        customer_id: String,
+        account: String,
+    },
     #[error("{0}")]
     PortalNotConfigured(String),
-    #[error("Stripe is unavailable: {0}")]
-    StripeUnavailable(Box<StripeError>),
-    #[error("Stripe did not answer in time")]
-    StripeTimeout(Box<StripeError>),
-    #[error("Stripe refused the request: {0}")]
-    StripeFailed(Box<StripeError>),
+    /// The message says what happened in the business's terms; the cause (with the
+    /// transport's own words) is the source, for the log.
+    #[error("{} Try again in a moment.", .0.public_message())]
+    StripeUnavailable(#[source] Box<StripeError>),
+    #[error("{} Try again in a moment.", .0.public_message())]
+    StripeTimeout(#[source] Box<StripeError>),
+    #[error("{}", .0.public_message())]
+    StripeFailed(#[source] Box<StripeError>),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -56,16 +65,6 @@ pub enum CustomerError {
 impl From<diesel::result::Error> for CustomerError {
     fn from(e: diesel::result::Error) -> Self {
         CustomerError::Db(e.into())
-    }
-}
-
-impl From<connect::ConnectError> for CustomerError {
-    fn from(e: connect::ConnectError) -> Self {
-        match e {
-            connect::ConnectError::Db(e) => CustomerError::Db(e),
-            connect::ConnectError::Stripe(e) => stripe_failure(*e),
-            _ => CustomerError::NotConnected,
-        }
     }
 }
 
@@ -147,17 +146,89 @@ struct Fetched {
     subscriptions: Vec<Subscription>,
 }
 
+/// The business's live connection, as the use cases need it.
+#[derive(Debug, Clone)]
+struct Live {
+    id: ConnectionId,
+    account: String,
+    connected_at: i64,
+}
+
+impl From<StripeConnection> for Live {
+    fn from(c: StripeConnection) -> Self {
+        Self {
+            id: c.id,
+            account: c.stripe_user_id,
+            connected_at: c.connected_at,
+        }
+    }
+}
+
+fn live_connection(conn: &mut DbConnection, user_id: UserId) -> Result<Option<Live>, DbError> {
+    Ok(stripe_connections::live_for_user(conn, user_id)?.map(Live::from))
+}
+
+/// The live connection a record belongs to, or `Detached`: a record is read, refreshed
+/// and given portal sessions only through the connection it is keyed to, while that
+/// connection is live.
+fn attached(record: &CustomerRecord, live: Option<Live>) -> Result<Live, CustomerError> {
+    match live {
+        Some(live) if record.connection_id == Some(live.id) => Ok(live),
+        _ => Err(CustomerError::Detached {
+            customer_id: record.customer_id.clone(),
+            account: record.stripe_account.clone(),
+        }),
+    }
+}
+
+/// Inside a write: the record is still keyed to `connection`, and it is still live.
+/// (Stripe was read outside any transaction; had the connection ended meanwhile, what
+/// was read is neither stored nor answered.)
+fn still_attached(
+    conn: &mut DbConnection,
+    record: &CustomerRecord,
+    connection: ConnectionId,
+) -> Result<(), CustomerError> {
+    let live = live_connection(conn, record.user_id)?.filter(|live| live.id == connection);
+    attached(record, live).map(drop)
+}
+
+/// How much a copy can be trusted, for the answer's `stale` and `detached`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    /// Read from Stripe under its live connection within the refresh age.
+    Fresh,
+    /// Older than the refresh age, or read before its connection was made (a record
+    /// attached again on a reconnect missed what happened while it was detached).
+    Stale,
+    /// Its connection has ended: the last copy, never refreshed or updated again.
+    Detached,
+}
+
+fn freshness(record: &CustomerRecord, live: Option<&Live>, now: i64, refresh: i64) -> Freshness {
+    match live {
+        Some(live) if record.connection_id == Some(live.id) => {
+            if now - record.fetched_at >= refresh || record.fetched_at < live.connected_at {
+                Freshness::Stale
+            } else {
+                Freshness::Fresh
+            }
+        }
+        _ => Freshness::Detached,
+    }
+}
+
 impl Customers {
     fn now(&self) -> i64 {
         self.clock.now()
     }
 
-    /// The business's connected account, or `NotConnected`.
-    async fn connected_account(&self, user_id: UserId) -> Result<String, CustomerError> {
-        match connect::connection(&self.db, user_id).await? {
-            Some(c) if c.status == ConnectionStatus::Connected => Ok(c.stripe_user_id),
-            _ => Err(CustomerError::NotConnected),
-        }
+    /// The business's live connection, or `NotConnected`.
+    async fn connected(&self, user_id: UserId) -> Result<Live, CustomerError> {
+        self.db
+            .read(move |conn| live_connection(conn, user_id))
+            .await?
+            .ok_or(CustomerError::NotConnected)
     }
 
     async fn client(&self) -> Result<StripeClient, CustomerError> {
@@ -198,8 +269,9 @@ impl Customers {
         })
     }
 
-    /// `POST /api/customers/`: records the customer (or refreshes an existing record)
-    /// and creates a portal session. Returns the document and whether it was new.
+    /// `POST /api/customers/`: records the customer under the business's live
+    /// connection (or refreshes an existing record, keying it to that connection) and
+    /// creates a portal session. Returns the document and whether it was new.
     pub async fn record(
         &self,
         user_id: UserId,
@@ -209,13 +281,17 @@ impl Customers {
     ) -> Result<(CustomerDocument, bool), CustomerError> {
         let customer_id = parse_customer_id(customer_id)?;
         let return_url = return_url.as_deref().map(parse_return_url).transpose()?;
-        let account = self.connected_account(user_id).await?;
+        let live = self.connected(user_id).await?;
         let client = self.client().await?;
         // The portal session is asked for alongside the reads (it needs nothing they
         // return); a failed read still decides the answer.
         let (fetched, portal) = join(
-            self.fetch(&client, &account, &customer_id),
-            client.create_billing_portal_session(&account, &customer_id, return_url.as_deref()),
+            self.fetch(&client, &live.account, &customer_id),
+            client.create_billing_portal_session(
+                &live.account,
+                &customer_id,
+                return_url.as_deref(),
+            ),
         )
         .await;
         let fetched = fetched?;
@@ -224,13 +300,19 @@ impl Customers {
         let (record, subscriptions, created) = self
             .db
             .write(move |tx| {
+                // The connection may have ended while Stripe was read: then nothing is
+                // stored, and neither the copy nor the portal session is answered.
+                if live_connection(tx.conn, user_id)?.is_none_or(|c| c.id != live.id) {
+                    return Err(CustomerError::NotConnected);
+                }
                 // Insert-if-absent, so two concurrent first records of one customer
                 // cannot collide (PostgreSQL runs them side by side).
                 let created = records::insert_if_absent(
                     tx.conn,
                     &NewCustomerRecord {
                         user_id,
-                        stripe_account: &account,
+                        connection_id: live.id,
+                        stripe_account: &live.account,
                         customer_id: &customer_id,
                         email: fetched.customer.email.as_deref(),
                         name: fetched.customer.name.as_deref(),
@@ -247,12 +329,17 @@ impl Customers {
                         now,
                         CustomerEvent::Recorded {
                             customer_id: customer_id.clone(),
-                            account: account.clone(),
+                            account: live.account.clone(),
                         },
                     ));
                 }
                 let record = records::find(tx.conn, user_id, &customer_id)?
                     .ok_or(diesel::result::Error::NotFound)?;
+                if record.connection_id != Some(live.id) {
+                    // Recorded earlier under a connection that has ended: recording it
+                    // again attaches it to this one.
+                    records::attach(tx.conn, record.id, live.id, &live.account)?;
+                }
                 store_fetched(tx.conn, &record, &fetched, now)?;
                 let record = records::find(tx.conn, user_id, &customer_id)?
                     .ok_or(diesel::result::Error::NotFound)?;
@@ -260,60 +347,70 @@ impl Customers {
                 Ok::<_, CustomerError>((record, subscriptions, created))
             })
             .await?;
-        let mut document = document_of(record, decode(subscriptions), false);
+        let mut document = document_of(record, decode(subscriptions), Freshness::Fresh);
         document.portal_url = Some(portal.url);
         Ok((document, created))
     }
 
     /// `GET /api/customers/{id}/`: the cached copy, refreshed from Stripe first when it
-    /// is older than the refresh age; when Stripe cannot be reached, the old copy with
-    /// `stale: true`.
+    /// is older than the refresh age (or than its connection); when Stripe cannot be
+    /// reached, the old copy with `stale: true`. A record whose connection has ended is
+    /// refused (`Detached`): nothing more is read for it.
     pub async fn get(
         &self,
         user_id: UserId,
         customer_id: &str,
     ) -> Result<CustomerDocument, CustomerError> {
         let customer_id = parse_customer_id(customer_id)?;
-        // The record and its subscriptions in one transaction: the common, cached case.
+        // The record, its connection and its subscriptions in one read: the common,
+        // cached case.
         let id = customer_id.clone();
-        let (record, subscriptions) = self
+        let (record, live, subscriptions) = self
             .db
             .read(move |conn| {
                 let record =
                     records::find(conn, user_id, &id)?.ok_or(CustomerError::NotRecorded(id))?;
+                let live = live_connection(conn, user_id)?;
                 let subscriptions = customer_subscriptions::for_customer(conn, record.id)?;
-                Ok::<_, CustomerError>((record, subscriptions))
+                Ok::<_, CustomerError>((record, live, subscriptions))
             })
             .await?;
+        let live = attached(&record, live)?;
         if record.deleted {
             return Err(CustomerError::Deleted(customer_id));
         }
-        if self.now() - record.fetched_at < self.refresh_after_seconds {
+        if freshness(&record, Some(&live), self.now(), self.refresh_after_seconds)
+            == Freshness::Fresh
+        {
             count_lookup("hit");
-            return Ok(document_of(record, decode(subscriptions), false));
+            return Ok(document_of(record, decode(subscriptions), Freshness::Fresh));
         }
-        match self.refresh(&record).await {
+        match self.refresh(&record, &live).await {
             Ok(record) => {
                 count_lookup("miss");
-                self.load_document(record, false).await
+                self.load_document(record).await
             }
             Err(CustomerError::StripeUnavailable(error) | CustomerError::StripeTimeout(error)) => {
                 count_lookup("stale");
                 tracing::warn!(%error, customer = %customer_id, "serving a stale copy");
-                Ok(document_of(record, decode(subscriptions), true))
+                Ok(document_of(record, decode(subscriptions), Freshness::Stale))
             }
             Err(other) => Err(other),
         }
     }
 
-    /// Re-reads one record from Stripe and stores what it found.
-    async fn refresh(&self, record: &CustomerRecord) -> Result<CustomerRecord, CustomerError> {
+    /// Re-reads one record from Stripe through its connection and stores what it found.
+    async fn refresh(
+        &self,
+        record: &CustomerRecord,
+        live: &Live,
+    ) -> Result<CustomerRecord, CustomerError> {
         let client = self.client().await?;
         let fetched = self
-            .fetch(&client, &record.stripe_account, &record.customer_id)
+            .fetch(&client, &live.account, &record.customer_id)
             .await;
         let now = self.now();
-        let pk = record.id;
+        let connection = live.id;
         let (user_id, customer_id) = (record.user_id, record.customer_id.clone());
         match fetched {
             Ok(fetched) => {
@@ -321,6 +418,7 @@ impl Customers {
                     .write(move |tx| {
                         let record = records::find(tx.conn, user_id, &customer_id)?
                             .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))?;
+                        still_attached(tx.conn, &record, connection)?;
                         store_fetched(tx.conn, &record, &fetched, now)?;
                         records::find(tx.conn, user_id, &customer_id)?
                             .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))
@@ -330,9 +428,12 @@ impl Customers {
             Err(CustomerError::Deleted(id)) => {
                 self.db
                     .write(move |tx| {
+                        let record = records::find(tx.conn, user_id, &customer_id)?
+                            .ok_or_else(|| CustomerError::NotRecorded(customer_id.clone()))?;
+                        still_attached(tx.conn, &record, connection)?;
                         records::update_if_newer(
                             tx.conn,
-                            pk,
+                            record.id,
                             &CustomerFields {
                                 email: None,
                                 name: None,
@@ -350,35 +451,19 @@ impl Customers {
         }
     }
 
-    async fn find_record(
-        &self,
-        user_id: UserId,
-        customer_id: &str,
-    ) -> Result<CustomerRecord, CustomerError> {
-        let id = customer_id.to_owned();
-        self.db
-            .read(move |conn| {
-                records::find(conn, user_id, &id)?.ok_or(CustomerError::NotRecorded(id))
-            })
-            .await
-    }
-
-    /// The document of one record from the cache.
-    async fn load_document(
-        &self,
-        record: CustomerRecord,
-        stale: bool,
-    ) -> Result<CustomerDocument, CustomerError> {
+    /// The document of one freshly refreshed record from the cache.
+    async fn load_document(&self, record: CustomerRecord) -> Result<CustomerDocument, CustomerError> {
         let subscriptions = self
             .db
             .read(move |conn| {
                 Ok::<_, CustomerError>(customer_subscriptions::for_customer(conn, record.id)?)
             })
             .await?;
-        Ok(document_of(record, decode(subscriptions), stale))
+        Ok(document_of(record, decode(subscriptions), Freshness::Fresh))
     }
 
-    /// `GET /api/customers/`: the business's customers from the cache, newest first.
+    /// `GET /api/customers/`: the business's customers from the cache, newest first;
+    /// those whose connection has ended are listed as detached, as they were then.
     pub async fn list(
         &self,
         user_id: UserId,
@@ -415,6 +500,7 @@ impl Customers {
                     ),
                     None => None,
                 };
+                let live = live_connection(conn, user_id)?;
                 let mut page = records::page(conn, user_id, before, limit + 1)?;
                 let has_more = page.len() as i64 > limit;
                 page.truncate(limit as usize);
@@ -427,8 +513,8 @@ impl Customers {
                             .drain(..)
                             .partition(|(pk, _)| *pk == record.id);
                         subscriptions = rest;
-                        let stale = now - record.fetched_at >= refresh_after;
-                        document_of(record, mine, stale)
+                        let freshness = freshness(&record, live.as_ref(), now, refresh_after);
+                        document_of(record, mine, freshness)
                     })
                     .collect();
                 Ok(CustomerPage {
@@ -439,7 +525,8 @@ impl Customers {
             .await
     }
 
-    /// `POST /api/customers/{id}/portal_sessions/`: a new portal session.
+    /// `POST /api/customers/{id}/portal_sessions/`: a new portal session, only for a
+    /// record whose connection is live (before the call to Stripe and after it).
     pub async fn create_portal_session(
         &self,
         user_id: UserId,
@@ -448,17 +535,29 @@ impl Customers {
     ) -> Result<PortalSession, CustomerError> {
         let customer_id = parse_customer_id(customer_id)?;
         let return_url = return_url.as_deref().map(parse_return_url).transpose()?;
-        let record = self.find_record(user_id, &customer_id).await?;
-        let account = self.connected_account(user_id).await?;
-        if account != record.stripe_account {
-            // Recorded under an account the business has since replaced.
-            return Err(CustomerError::NotFound(customer_id));
-        }
+        let id = customer_id.clone();
+        let (record, live) = self
+            .db
+            .read(move |conn| {
+                let record =
+                    records::find(conn, user_id, &id)?.ok_or(CustomerError::NotRecorded(id))?;
+                let live = live_connection(conn, user_id)?;
+                Ok::<_, CustomerError>((record, live))
+            })
+            .await?;
+        let live = attached(&record, live)?;
         let client = self.client().await?;
         let session = client
-            .create_billing_portal_session(&account, &customer_id, return_url.as_deref())
+            .create_billing_portal_session(&live.account, &customer_id, return_url.as_deref())
             .await
             .map_err(portal_failure)?;
+        // The connection may have ended while Stripe answered; the session is then not
+        // handed out.
+        let now_live = self
+            .db
+            .read(move |conn| live_connection(conn, user_id))
+            .await?;
+        attached(&record, now_live.filter(|c| c.id == live.id))?;
         Ok(PortalSession {
             url: session.url,
             created: session.created,
@@ -466,7 +565,8 @@ impl Customers {
         })
     }
 
-    /// `DELETE /api/customers/{id}/`: forgets the customer (Stripe is not changed).
+    /// `DELETE /api/customers/{id}/`: forgets the customer (Stripe is not changed);
+    /// detached records too.
     pub async fn forget(
         &self,
         user_id: UserId,
@@ -492,11 +592,26 @@ impl Customers {
 }
 
 /// Keeps the cached copies fresh from Stripe's webhooks: a recorded customer event is
-/// applied to the cache of every business that recorded the customer, in the
-/// transaction that records the event. Events older than the stored state
-/// (out-of-order delivery) change nothing; applying the same event twice changes
-/// nothing either.
+/// applied to the records of the connection now live for the event's account (at most
+/// one business's), in the transaction that records the event. Records of a connection
+/// that has ended are never touched, whoever connects the account next. Events older
+/// than the stored state (out-of-order delivery) change nothing; applying the same event
+/// twice changes nothing either.
 pub struct CacheFromWebhooks;
+
+/// The live records of `customer_id` in `account`: those of the account's live
+/// connection.
+fn live_records(
+    conn: &mut DbConnection,
+    account: &str,
+    customer_id: &str,
+) -> Result<Vec<CustomerRecord>, DbError> {
+    let mut found = Vec::new();
+    for connection in stripe_connections::connected_to_account(conn, account)? {
+        found.extend(records::find_for_connection(conn, connection.id, customer_id)?);
+    }
+    Ok(found)
+}
 
 impl StripeEventHandler for CacheFromWebhooks {
     fn apply(&self, conn: &mut DbConnection, event: &RecordedEvent<'_>) -> Result<bool, DbError> {
@@ -507,8 +622,7 @@ impl StripeEventHandler for CacheFromWebhooks {
             };
             let state = SubscriptionState::from_stripe(&subscription);
             let document = serde_json::to_string(&state).map_err(DbError::task)?;
-            for record in records::find_by_account(conn, event.account, subscription.customer.id())?
-            {
+            for record in live_records(conn, event.account, subscription.customer.id())? {
                 changed |= customer_subscriptions::store_if_newer(
                     conn,
                     &SubscriptionForm {
@@ -525,7 +639,7 @@ impl StripeEventHandler for CacheFromWebhooks {
             let Ok(customer) = Customer::deserialize(event.object) else {
                 return Ok(false);
             };
-            for record in records::find_by_account(conn, event.account, &customer.id)? {
+            for record in live_records(conn, event.account, &customer.id)? {
                 changed |= records::update_if_newer(
                     conn,
                     record.id,
@@ -605,7 +719,7 @@ fn decode(
 fn document_of(
     record: CustomerRecord,
     subscriptions: Vec<(CustomerPk, SubscriptionState)>,
-    stale: bool,
+    freshness: Freshness,
 ) -> CustomerDocument {
     CustomerDocument {
         customer_id: record.customer_id,
@@ -615,7 +729,8 @@ fn document_of(
         subscriptions: subscriptions.into_iter().map(|(_, s)| s).collect(),
         portal_url: None,
         fetched_at: record.fetched_at,
-        stale,
+        stale: freshness != Freshness::Fresh,
+        detached: freshness == Freshness::Detached,
     }
 }
 

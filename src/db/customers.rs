@@ -1,7 +1,7 @@
 use diesel::prelude::*;
 
 use super::schema::customers;
-use super::types::{CustomerPk, UserId};
+use super::types::{ConnectionId, CustomerPk, UserId};
 use super::DbConnection;
 
 /// A customer a business recorded, with the customer-level fields last seen at Stripe.
@@ -19,12 +19,17 @@ pub struct CustomerRecord {
     pub version: i64,
     pub recorded_at: i64,
     pub fetched_at: i64,
+    /// The connection the customer was recorded (or last attached) under: the record is
+    /// live while that connection is, detached once it ended. `None`: detached, from
+    /// before connections were rows of their own and no row matched.
+    pub connection_id: Option<ConnectionId>,
 }
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = customers)]
 pub struct NewCustomerRecord<'a> {
     pub user_id: UserId,
+    pub connection_id: ConnectionId,
     pub stripe_account: &'a str,
     pub customer_id: &'a str,
     pub email: Option<&'a str>,
@@ -70,17 +75,57 @@ pub fn find(
         .optional())
 }
 
-/// Every business's record of one Stripe customer of one account (normally one).
-pub fn find_by_account(
+/// The record of one customer under one connection (a webhook's way in: only the
+/// connection now live for the account it names).
+pub fn find_for_connection(
     conn: &mut DbConnection,
-    stripe_account: &str,
+    connection_id: ConnectionId,
     customer_id: &str,
 ) -> QueryResult<Vec<CustomerRecord>> {
     on_each_backend!(conn, |c| customers::table
-        .filter(customers::stripe_account.eq(stripe_account))
+        .filter(customers::connection_id.eq(connection_id))
         .filter(customers::customer_id.eq(customer_id))
         .select(CustomerRecord::as_select())
         .load(c))
+}
+
+/// Keys a record to `connection_id` (and its account), as recording it again under a
+/// new connection does.
+pub fn attach(
+    conn: &mut DbConnection,
+    pk: CustomerPk,
+    connection_id: ConnectionId,
+    stripe_account: &str,
+) -> QueryResult<()> {
+    on_each_backend!(conn, |c| diesel::update(customers::table.find(pk))
+        .set((
+            customers::connection_id.eq(Some(connection_id)),
+            customers::stripe_account.eq(stripe_account),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Keys every record the business made in `stripe_account` to its new connection to
+/// that account (a reconnect); returns how many were detached before.
+pub fn reattach_account(
+    conn: &mut DbConnection,
+    user_id: UserId,
+    stripe_account: &str,
+    connection_id: ConnectionId,
+) -> QueryResult<usize> {
+    on_each_backend!(conn, |c| diesel::update(
+        customers::table
+            .filter(customers::user_id.eq(user_id))
+            .filter(customers::stripe_account.eq(stripe_account))
+            .filter(
+                customers::connection_id
+                    .is_null()
+                    .or(customers::connection_id.ne(connection_id)),
+            ),
+    )
+    .set(customers::connection_id.eq(Some(connection_id)))
+    .execute(c))
 }
 
 /// Newest first; `before_pk` continues after an earlier page.

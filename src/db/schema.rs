@@ -48,6 +48,7 @@ diesel::table! {
         version -> Int8,
         recorded_at -> Int8,
         fetched_at -> Int8,
+        connection_id -> Nullable<Int8>,
     }
 }
 
@@ -228,6 +229,7 @@ diesel::table! {
 
 diesel::joinable!(audit_events -> users (actor_user_id));
 diesel::joinable!(customer_subscriptions -> customers (customer_pk));
+diesel::joinable!(customers -> stripe_connections (connection_id));
 diesel::joinable!(customers -> users (user_id));
 diesel::joinable!(oauth_authorization_codes -> oauth_grants (grant_id));
 diesel::joinable!(oauth_clients -> users (owner_user_id));

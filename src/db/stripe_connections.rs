@@ -23,8 +23,8 @@ pub struct StripeConnection {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Insertable, AsChangeset)]
-#[diesel(table_name = stripe_connections, treat_none_as_null = true)]
+#[derive(Debug, Insertable)]
+#[diesel(table_name = stripe_connections)]
 pub struct ConnectionForm<'a> {
     pub user_id: UserId,
     pub stripe_user_id: &'a str,
@@ -40,18 +40,35 @@ pub struct ConnectionForm<'a> {
     pub updated_at: i64,
 }
 
+/// The business's current connection: its newest row, live or revoked (each connection
+/// is a row of its own; a business has at most one live one).
 pub fn find_for_user(
     conn: &mut DbConnection,
     user_id: UserId,
 ) -> QueryResult<Option<StripeConnection>> {
     on_each_backend!(conn, |c| stripe_connections::table
         .filter(stripe_connections::user_id.eq(user_id))
+        .order(stripe_connections::id.desc())
         .select(StripeConnection::as_select())
         .first(c)
         .optional())
 }
 
-/// The live connections to a Stripe account (at most one in practice).
+/// The business's live connection, if it has one (at most one: a partial unique index).
+pub fn live_for_user(
+    conn: &mut DbConnection,
+    user_id: UserId,
+) -> QueryResult<Option<StripeConnection>> {
+    on_each_backend!(conn, |c| stripe_connections::table
+        .filter(stripe_connections::user_id.eq(user_id))
+        .filter(stripe_connections::status.eq(ConnectionStatus::Connected))
+        .select(StripeConnection::as_select())
+        .first(c)
+        .optional())
+}
+
+/// The live connections to a Stripe account: at most one (a partial unique index holds
+/// it), the one whose business the account's customers and events now belong to.
 pub fn connected_to_account(
     conn: &mut DbConnection,
     stripe_user_id: &str,
@@ -63,19 +80,14 @@ pub fn connected_to_account(
         .load(c))
 }
 
-/// Inserts the business's connection, or replaces it (a reconnect).
-pub fn upsert(conn: &mut DbConnection, form: &ConnectionForm<'_>) -> QueryResult<()> {
-    let updated = on_each_backend!(conn, |c| diesel::update(
-        stripe_connections::table.filter(stripe_connections::user_id.eq(form.user_id)),
-    )
-    .set(form)
-    .execute(c))?;
-    if updated == 0 {
-        on_each_backend!(conn, |c| diesel::insert_into(stripe_connections::table)
-            .values(form)
-            .execute(c))?;
-    }
-    Ok(())
+/// Stores a new connection as a row of its own (a reconnect too: the business's earlier
+/// rows stay, revoked, as history); returns its id. A second live connection for the
+/// business or for the account is refused by the database (a unique violation).
+pub fn insert(conn: &mut DbConnection, form: &ConnectionForm<'_>) -> QueryResult<ConnectionId> {
+    on_each_backend!(conn, |c| diesel::insert_into(stripe_connections::table)
+        .values(form)
+        .returning(stripe_connections::id)
+        .get_result(c))
 }
 
 /// Marks a connection revoked (only if it is still connected); returns whether it changed.

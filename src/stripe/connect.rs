@@ -5,6 +5,7 @@
 use crate::clock::SharedClock;
 use crate::crypto::{constant_time_eq, random_token, CredentialHasher, CryptoError, SecretBox};
 use crate::db::stripe_connect_states::{self, NewConnectState};
+use crate::db::customers;
 use crate::db::stripe_connections::{self, ConnectionForm, StripeConnection};
 use crate::db::types::{ConnectionStatus, RevokedBy, UserId};
 use crate::db::DbError;
@@ -50,15 +51,17 @@ pub enum ConnectError {
     #[error("A Stripe account is already connected. Disconnect it first to connect another one.")]
     AlreadyConnected,
     /// No platform key is configured (or it cannot be read).
-    #[error("{0}")]
-    NotConfigured(Box<StripeError>),
+    #[error("{}", .0.public_message())]
+    NotConfigured(#[source] Box<StripeError>),
     #[error("Stripe's answer carried neither a code nor an error. Start again with Connect with Stripe.")]
     NoCode,
     /// Stripe refused the code exchange (the code is spent either way).
-    #[error("Stripe did not complete the connection: {0}. Start again with Connect with Stripe.")]
-    ExchangeFailed(Box<StripeError>),
-    #[error("{0}")]
-    Stripe(Box<StripeError>),
+    /// (Messages are [`StripeError::public_message`]: what happened, never the
+    /// transport's text, which the source keeps for the log.)
+    #[error("Stripe did not complete the connection. {} Start again with Connect with Stripe.", .0.public_message())]
+    ExchangeFailed(#[source] Box<StripeError>),
+    #[error("{}", .0.public_message())]
+    Stripe(#[source] Box<StripeError>),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
@@ -138,14 +141,15 @@ impl Connections {
     /// anything else; a refusal comes back as [`ConnectError::Denied`] in Stripe's
     /// words; the code is exchanged exactly once (never retried: Stripe revokes a
     /// replayed code), outside any transaction; then the connection is stored with its
-    /// tokens sealed. Returns the connected account's id.
+    /// tokens sealed (customers recorded in the account under an earlier connection of
+    /// this business are attached again).
     pub async fn complete(
         &self,
         user_id: UserId,
         session_binding: Option<&str>,
         callback: Callback<'_>,
         actor: Actor,
-    ) -> Result<String, ConnectError> {
+    ) -> Result<Connected, ConnectError> {
         take_state(
             &self.db,
             &self.hasher,
@@ -171,7 +175,6 @@ impl Connections {
             .exchange_code(code)
             .await
             .map_err(|e| ConnectError::ExchangeFailed(Box::new(e)))?;
-        let account = token.stripe_user_id.clone();
         store_connection(
             &self.db,
             &self.secret_box,
@@ -180,8 +183,7 @@ impl Connections {
             token,
             actor,
         )
-        .await?;
-        Ok(account)
+        .await
     }
 
     /// Revokes the platform's access at Stripe, then marks the connection revoked. A
@@ -216,8 +218,7 @@ async fn begin(
     let state_hash = hasher.hash(&state);
     let binding_hash = hasher.hash(session_binding);
     db.write(move |tx| {
-        let current = stripe_connections::find_for_user(tx.conn, user_id)?;
-        if current.is_some_and(|c| c.status == ConnectionStatus::Connected) {
+        if stripe_connections::live_for_user(tx.conn, user_id)?.is_some() {
             return Err(ConnectError::AlreadyConnected);
         }
         stripe_connect_states::delete_expired(tx.conn, now - 86_400)?;
@@ -275,8 +276,19 @@ async fn take_state(
     .await
 }
 
-/// Stores the connection Stripe granted (tokens sealed), unless the account is already
-/// connected to another business.
+/// What storing a connection did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    /// The connected account's id (`acct_…`).
+    pub account: String,
+    /// Customers the business had recorded in this account under an earlier connection,
+    /// attached to this one again (their copies are re-read from Stripe on the next read).
+    pub reattached: usize,
+}
+
+/// Stores the connection Stripe granted (tokens sealed) as a new row, unless the account
+/// is already connected to another business (or this business is already connected);
+/// customers the business recorded in this account before are attached to it again.
 async fn store_connection(
     db: &Database,
     secret_box: &SecretBox,
@@ -284,7 +296,7 @@ async fn store_connection(
     user_id: UserId,
     token: OAuthToken,
     actor: Actor,
-) -> Result<(), ConnectError> {
+) -> Result<Connected, ConnectError> {
     let access = token
         .access_token
         .as_deref()
@@ -295,43 +307,67 @@ async fn store_connection(
         .as_deref()
         .map(|t| secret_box.seal(REFRESH_TOKEN_CONTEXT, t.as_bytes()))
         .transpose()?;
-    db.write(move |tx| {
-        let others = stripe_connections::connected_to_account(tx.conn, &token.stripe_user_id)?;
-        if others.iter().any(|c| c.user_id != user_id) {
-            return Err(ConnectError::AccountTaken {
+    let account = token.stripe_user_id.clone();
+    let stored = db
+        .write(move |tx| {
+            let others = stripe_connections::connected_to_account(tx.conn, &token.stripe_user_id)?;
+            if others.iter().any(|c| c.user_id != user_id) {
+                return Err(ConnectError::AccountTaken {
+                    account: token.stripe_user_id.clone(),
+                });
+            }
+            if stripe_connections::live_for_user(tx.conn, user_id)?.is_some() {
+                return Err(ConnectError::AlreadyConnected);
+            }
+            let scope = token.scope.clone().unwrap_or_else(|| "read_write".into());
+            let id = stripe_connections::insert(
+                tx.conn,
+                &ConnectionForm {
+                    user_id,
+                    stripe_user_id: &token.stripe_user_id,
+                    livemode: token.livemode,
+                    scope: &scope,
+                    publishable_key: token.stripe_publishable_key.as_deref(),
+                    access_token_sealed: access.as_deref(),
+                    refresh_token_sealed: refresh.as_deref(),
+                    status: ConnectionStatus::Connected,
+                    connected_at: now,
+                    revoked_at: None,
+                    revoked_by: None,
+                    updated_at: now,
+                },
+            )?;
+            let reattached =
+                customers::reattach_account(tx.conn, user_id, &token.stripe_user_id, id)?;
+            tx.publish(DomainEvent::new(
+                actor,
+                now,
+                StripeEvent::Connected {
+                    account: token.stripe_user_id.clone(),
+                    livemode: token.livemode,
+                    scope,
+                },
+            ));
+            Ok(Connected {
                 account: token.stripe_user_id.clone(),
-            });
+                reattached,
+            })
+        })
+        .await;
+    match stored {
+        // Two callbacks raced past the checks above (PostgreSQL runs them side by side);
+        // the partial unique indexes let one connection per business and per account
+        // live. Say which.
+        Err(ConnectError::Db(e)) if e.is_unique_violation() => {
+            let mine = connection(db, user_id).await?;
+            if mine.is_some_and(|c| c.status == ConnectionStatus::Connected) {
+                Err(ConnectError::AlreadyConnected)
+            } else {
+                Err(ConnectError::AccountTaken { account })
+            }
         }
-        let scope = token.scope.clone().unwrap_or_else(|| "read_write".into());
-        stripe_connections::upsert(
-            tx.conn,
-            &ConnectionForm {
-                user_id,
-                stripe_user_id: &token.stripe_user_id,
-                livemode: token.livemode,
-                scope: &scope,
-                publishable_key: token.stripe_publishable_key.as_deref(),
-                access_token_sealed: access.as_deref(),
-                refresh_token_sealed: refresh.as_deref(),
-                status: ConnectionStatus::Connected,
-                connected_at: now,
-                revoked_at: None,
-                revoked_by: None,
-                updated_at: now,
-            },
-        )?;
-        tx.publish(DomainEvent::new(
-            actor,
-            now,
-            StripeEvent::Connected {
-                account: token.stripe_user_id.clone(),
-                livemode: token.livemode,
-                scope,
-            },
-        ));
-        Ok(())
-    })
-    .await
+        other => other,
+    }
 }
 
 pub async fn connection(

@@ -149,6 +149,43 @@ impl StripeError {
         error
     }
 
+    /// What a business may be told of this failure, as one sentence: what happened, with
+    /// Stripe's own words, HTTP status and `Request-Id` when Stripe answered. A failure to
+    /// reach Stripe says only that: the transport's text (resolver and socket errors,
+    /// addresses, URLs) stays in the log line, which has [`Display`](std::fmt::Display).
+    pub fn public_message(&self) -> String {
+        let attempts = (self.attempts > 1).then(|| format!("after {} attempts", self.attempts));
+        let mut text = match self.kind {
+            StripeErrorKind::Network => "Stripe could not be reached".to_owned(),
+            StripeErrorKind::Timeout => "Stripe did not answer in time".to_owned(),
+            StripeErrorKind::NotConfigured => self.message.clone(),
+            StripeErrorKind::Decode => "Stripe's answer could not be read".to_owned(),
+            StripeErrorKind::Api | StripeErrorKind::OAuth => match self.status {
+                Some(status) => format!("Stripe answered HTTP {status}"),
+                None => "Stripe refused the request".to_owned(),
+            },
+        };
+        let mut details: Vec<String> = Vec::new();
+        if self.kind == StripeErrorKind::Decode {
+            details.extend(self.status.map(|s| format!("HTTP {s}")));
+        }
+        details.extend(self.request_id.as_ref().map(|id| format!("request {id}")));
+        details.extend(attempts);
+        if !details.is_empty() {
+            text.push_str(&format!(" ({})", details.join(", ")));
+        }
+        let words = self.message.trim();
+        if matches!(self.kind, StripeErrorKind::Api | StripeErrorKind::OAuth) && !words.is_empty()
+        {
+            text.push_str(": ");
+            text.push_str(words);
+        }
+        if !text.ends_with(['.', '!', '?']) {
+            text.push('.');
+        }
+        text
+    }
+
     pub fn is_network(&self) -> bool {
         matches!(
             self.kind,
@@ -193,6 +230,47 @@ mod tests {
         assert_eq!(e.kind, StripeErrorKind::OAuth);
         assert_eq!(e.code.as_deref(), Some("invalid_grant"));
         assert_eq!(e.message, "Authorization code does not exist: ac_1");
+    }
+
+    #[test]
+    fn the_public_message_never_carries_the_transports_text() {
+        let mut network = StripeError::new(
+            StripeErrorKind::Network,
+            "error sending request for url (http://127.0.0.1:9/v1/customers/cus_1): client error (Connect): tcp connect error: Connection refused (os error 111)",
+        );
+        network.attempts = 3;
+        let shown = network.public_message();
+        assert_eq!(shown, "Stripe could not be reached (after 3 attempts).");
+        assert!(network.to_string().contains("tcp connect error"), "the log keeps it");
+        let dns = StripeError::new(
+            StripeErrorKind::Network,
+            "error sending request: client error (Connect): dns error: failed to lookup address information",
+        );
+        assert_eq!(dns.public_message(), "Stripe could not be reached.");
+        let timeout = StripeError::new(StripeErrorKind::Timeout, "operation timed out");
+        assert_eq!(timeout.public_message(), "Stripe did not answer in time.");
+        let decode = StripeError::new(
+            StripeErrorKind::Decode,
+            "unexpected answer from /v1/customers/cus_1: expected value at line 1 column 1",
+        );
+        assert_eq!(decode.public_message(), "Stripe's answer could not be read.");
+    }
+
+    #[test]
+    fn the_public_message_keeps_stripes_words_status_and_request_id() {
+        let body = br#"{"error":{"type":"api_error","message":"An unknown error occurred"}}"#;
+        let mut e = StripeError::from_response(503, Some("req_9".into()), body);
+        e.attempts = 2;
+        assert_eq!(
+            e.public_message(),
+            "Stripe answered HTTP 503 (request req_9, after 2 attempts): An unknown error occurred."
+        );
+        let body = br#"{"error":{"type":"invalid_request_error","message":"No such price: 'price_x'"}}"#;
+        let e = StripeError::from_response(400, None, body);
+        assert_eq!(
+            e.public_message(),
+            "Stripe answered HTTP 400: No such price: 'price_x'."
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::clock::rfc3339;
+use crate::error::Chain;
 use crate::customers::{
     CustomerDocument, CustomerError, ItemState, SubscriptionState, RETRY_AFTER_SECONDS,
 };
@@ -60,9 +61,19 @@ pub struct CustomerJson {
     /// between, so it can be older than the data.
     #[schema(format = DateTime)]
     pub fetched_at: String,
-    /// True when the copy is older than `CUSTOMERS_REFRESH_AFTER_SECONDS` and Stripe
-    /// could not be reached to refresh it: the data is the last known state.
+    /// True when the copy may be out of date, and the data is the last known state:
+    /// older than `CUSTOMERS_REFRESH_AFTER_SECONDS` (or than the business's current
+    /// connection) and Stripe could not be reached to refresh it (on a list, not yet
+    /// re-read), or `detached`.
     pub stale: bool,
+    /// True when the Stripe connection the customer was recorded under has ended (the
+    /// business disconnected, the account's owner removed the platform, or the business
+    /// connected another account): bridgekeeper no longer reads it from Stripe or
+    /// applies Stripe's webhooks to it, `GET /api/customers/{customer_id}/` and portal
+    /// sessions answer 409 `customer_detached`, and the data here is as it was when the
+    /// connection ended. Reconnecting the same Stripe account attaches it again;
+    /// `DELETE` forgets it. Only `GET /api/customers/` lists detached customers.
+    pub detached: bool,
 }
 
 /// One subscription of a customer.
@@ -146,6 +157,7 @@ impl From<CustomerDocument> for CustomerJson {
             portal_url: d.portal_url,
             fetched_at: rfc3339(d.fetched_at),
             stale: d.stale,
+            detached: d.detached,
         }
     }
 }
@@ -186,6 +198,16 @@ impl From<ItemState> for ItemJson {
 impl From<CustomerError> for ApiError {
     #[track_caller]
     fn from(e: CustomerError) -> Self {
+        if matches!(
+            e,
+            CustomerError::StripeUnavailable(_)
+                | CustomerError::StripeTimeout(_)
+                | CustomerError::StripeFailed(_)
+        ) {
+            // The answer says what happened in the business's terms; the log line has
+            // the cause, with the transport's own words (resolver, socket, address).
+            tracing::warn!(error = %Chain(&e), "a Stripe call for the API failed");
+        }
         let message = e.to_string();
         let (status, code) = match e {
             CustomerError::Invalid { field, message } => {
@@ -195,6 +217,7 @@ impl From<CustomerError> for ApiError {
             CustomerError::NotFound(_) => (StatusCode::NOT_FOUND, "customer_not_found"),
             CustomerError::NotRecorded(_) => (StatusCode::NOT_FOUND, "customer_not_recorded"),
             CustomerError::Deleted(_) => (StatusCode::GONE, "customer_deleted"),
+            CustomerError::Detached { .. } => (StatusCode::CONFLICT, "customer_detached"),
             CustomerError::PortalNotConfigured(_) => {
                 (StatusCode::CONFLICT, "portal_not_configured")
             }
@@ -299,7 +322,8 @@ pub struct CustomerListJson {
 /// List recorded customers
 ///
 /// The business's recorded customers, newest first, from bridgekeeper's copy (this
-/// never calls Stripe).
+/// never calls Stripe). Customers recorded under a Stripe connection that has ended are
+/// listed with `detached: true`.
 #[utoipa::path(
     get,
     path = "/api/customers/",
@@ -339,7 +363,8 @@ pub(super) async fn customers_list(
 ///
 /// One recorded customer. The copy is refreshed from Stripe when it is older than
 /// `CUSTOMERS_REFRESH_AFTER_SECONDS`; when Stripe cannot be reached then, the last copy
-/// is served with `stale: true`.
+/// is served with `stale: true`. A customer whose Stripe connection has ended answers
+/// 409 `customer_detached`.
 #[utoipa::path(
     get,
     path = "/api/customers/{customer_id}/",
@@ -440,7 +465,8 @@ pub struct PortalSessionJson {
 /// Open a portal session
 ///
 /// A new Stripe customer-portal session for a recorded customer, where they manage
-/// their subscriptions and payment details.
+/// their subscriptions and payment details. Refused with 409 `customer_detached` when
+/// the customer's Stripe connection has ended.
 #[utoipa::path(
     post,
     path = "/api/customers/{customer_id}/portal_sessions/",

@@ -36,14 +36,15 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     code(404, "customer_not_recorded", "this business has not recorded the customer: `POST /api/customers/` first"),
     code(405, "method_not_allowed", "the path does not answer this method; `Allow` lists those it does"),
     code(409, "stripe_not_connected", "the business has no active Stripe connection (never connected, disconnected, or access revoked in Stripe)"),
+    code(409, "customer_detached", "the customer was recorded under a Stripe connection that has ended (disconnected, access revoked in Stripe, or another account connected since): it is no longer read from Stripe; reconnecting that account attaches it again"),
     code(409, "portal_not_configured", "the connected account never saved its customer-portal settings; `message` is Stripe's"),
     code(410, "customer_deleted", "the customer was deleted in Stripe"),
     code(408, "request_timeout", "the body did not arrive within `REQUEST_BODY_TIMEOUT_SECONDS` (10 s) of the headers"),
     code(413, "payload_too_large", "the body is larger than 64 KiB"),
     code(415, "unsupported_media_type", "a body that is not `application/json`"),
     code(500, "internal_error", "the server failed; the cause is logged, never shown"),
-    code(502, "stripe_error", "Stripe refused the request for another reason; `message` has Stripe's words and request id"),
-    code(503, "stripe_unavailable", "Stripe rate-limited or failed after retries; `Retry-After` says when to try again"),
+    code(502, "stripe_error", "Stripe refused the request for another reason, or its answer could not be read; `message` has Stripe's words, status and request id"),
+    code(503, "stripe_unavailable", "Stripe could not be reached, rate-limited or failed after retries; `Retry-After` says when to try again (the cause is logged, never shown)"),
     code(504, "stripe_timeout", "Stripe did not answer in time"),
 ];
 
@@ -242,6 +243,10 @@ mod tests {
             CustomerError::NotFound("cus_1".into()),
             CustomerError::NotRecorded("cus_1".into()),
             CustomerError::Deleted("cus_1".into()),
+            CustomerError::Detached {
+                customer_id: "cus_1".into(),
+                account: "acct_1".into(),
+            },
             CustomerError::PortalNotConfigured("save them".into()),
         ];
         for error in errors {

@@ -18,7 +18,7 @@ error_responses! { ERROR_CODES;
     Forbidden = 403, PLAIN, "The token lacks the scope this operation needs.",
         "WWW-Authenticate": "`Bearer realm=\"bridgekeeper\", error=\"insufficient_scope\", scope=\"…\"` (RFC 6750).";
     NotFound = 404, PLAIN, "Nothing here for this business.";
-    Conflict = 409, PLAIN, "The business's Stripe account cannot serve this request yet.";
+    Conflict = 409, PLAIN, "The business's Stripe connection cannot serve this request: none, not set up for it, or not the one the customer was recorded under.";
     Gone = 410, PLAIN, "The customer was deleted in Stripe.";
     RequestTimeout = 408, PLAIN, "The body did not arrive in time.";
     PayloadTooLarge = 413, PLAIN, "The body is too large.";

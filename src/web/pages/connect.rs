@@ -9,6 +9,7 @@ use askama::Template;
 
 use crate::clock::human;
 use crate::crypto::random_token;
+use crate::error::Chain;
 use crate::db::types::{ConnectionStatus, RevokedBy};
 use crate::stripe::connect::{Business, Callback, ConnectError, Disconnected};
 use crate::stripe::form;
@@ -155,13 +156,20 @@ async fn connect_disconnect(
             "Stripe said this account was already disconnected; it is now marked revoked here too.",
         ),
         Err(e @ ConnectError::NotConfigured(_)) => flash(&session, "error", e.to_string()),
-        Err(ConnectError::Stripe(e)) if e.is_network() => flash(
-            &session,
-            "error",
-            format!("Could not reach Stripe, so the account is still connected. Try again in a moment. ({e})"),
-        ),
         Err(ConnectError::Db(e)) => return Err(PageError::internal(e)),
-        Err(e) => flash(&session, "error", format!("Stripe refused to disconnect the account; it is still connected. {e}")),
+        Err(e) => {
+            // The page says what happened; the log has the cause with the transport's
+            // own words.
+            tracing::warn!(error = %Chain(&e), "disconnecting from Stripe failed");
+            let message = match &e {
+                ConnectError::Stripe(stripe) if stripe.is_network() => format!(
+                    "Could not reach Stripe, so the account is still connected. Try again in a moment. ({})",
+                    stripe.public_message()
+                ),
+                _ => format!("Stripe refused to disconnect the account; it is still connected. {e}"),
+            };
+            flash(&session, "error", message);
+        }
     }
     Ok(see_other(TAB))
 }
@@ -210,11 +218,19 @@ async fn connect_callback(
         .complete(user.id, binding.as_deref(), callback, actor)
         .await
     {
-        Ok(account) => {
+        Ok(connected) => {
+            let reattached = match connected.reattached {
+                0 => String::new(),
+                1 => " 1 customer you recorded in it before is attached again.".to_owned(),
+                n => format!(" {n} customers you recorded in it before are attached again."),
+            };
             flash(
                 &session,
                 "success",
-                format!("Connected to Stripe account {account}."),
+                format!(
+                    "Connected to Stripe account {}.{reattached}",
+                    connected.account
+                ),
             );
             Ok(see_other(TAB))
         }
@@ -224,6 +240,11 @@ async fn connect_callback(
         }
         Err(ConnectError::Db(e)) => Err(PageError::internal(e)),
         Err(ConnectError::Crypto(e)) => Err(PageError::internal(e)),
-        Err(e) => problem(&state, &session, user, e.to_string()),
+        Err(e) => {
+            if matches!(e, ConnectError::ExchangeFailed(_) | ConnectError::Stripe(_)) {
+                tracing::warn!(error = %Chain(&e), "completing the Stripe connection failed");
+            }
+            problem(&state, &session, user, e.to_string())
+        }
     }
 }

@@ -33,6 +33,8 @@ struct CustomerRow {
     next_renewal: String,
     fetched_at: String,
     stale: bool,
+    /// Its Stripe connection has ended: shown as it was then, with no portal button.
+    detached: bool,
 }
 
 impl From<CustomerDocument> for CustomerRow {
@@ -79,6 +81,7 @@ impl From<CustomerDocument> for CustomerRow {
             next_renewal,
             fetched_at: human(d.fetched_at),
             stale: d.stale,
+            detached: d.detached,
         }
     }
 }
@@ -89,6 +92,8 @@ struct CustomersPage {
     layout: Layout,
     connected: bool,
     customers: Vec<CustomerRow>,
+    /// Whether this page lists customers of a connection that has ended.
+    any_detached: bool,
     older_after: Option<String>,
 }
 
@@ -126,10 +131,12 @@ async fn customers_tab(
         .has_more
         .then(|| page.customers.last().map(|c| c.customer_id.clone()))
         .flatten();
+    let customers: Vec<CustomerRow> = page.customers.into_iter().map(CustomerRow::from).collect();
     render(&CustomersPage {
         layout: Layout::new(&state, &session, Some(user), "customers")?,
         connected,
-        customers: page.customers.into_iter().map(CustomerRow::from).collect(),
+        any_detached: customers.iter().any(|c| c.detached),
+        customers,
         older_after,
     })
 }
