@@ -58,7 +58,7 @@ fn rfc3339(t: i64) -> String {
     bridgekeeper::clock::rfc3339(t)
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: reqwest::Method,
     path: &str,
@@ -83,7 +83,7 @@ async fn call(
     (status, headers, json)
 }
 
-async fn record(app: &TestApp, token: &str, customer_id: &str) -> (StatusCode, Value) {
+pub(crate) async fn record(app: &TestApp, token: &str, customer_id: &str) -> (StatusCode, Value) {
     let (status, _, body) = call(
         app,
         reqwest::Method::POST,
@@ -95,7 +95,7 @@ async fn record(app: &TestApp, token: &str, customer_id: &str) -> (StatusCode, V
     (status, body)
 }
 
-async fn get(
+pub(crate) async fn get(
     app: &TestApp,
     token: &str,
     path: &str,

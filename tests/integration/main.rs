@@ -29,4 +29,5 @@ mod stripe_logs;
 mod stripe_openapi;
 mod stripe_platform;
 mod stripe_webhooks;
+mod tenancy;
 mod throttles;
