@@ -452,7 +452,10 @@ impl Customers {
     }
 
     /// The document of one freshly refreshed record from the cache.
-    async fn load_document(&self, record: CustomerRecord) -> Result<CustomerDocument, CustomerError> {
+    async fn load_document(
+        &self,
+        record: CustomerRecord,
+    ) -> Result<CustomerDocument, CustomerError> {
         let subscriptions = self
             .db
             .read(move |conn| {
@@ -608,7 +611,11 @@ fn live_records(
 ) -> Result<Vec<CustomerRecord>, DbError> {
     let mut found = Vec::new();
     for connection in stripe_connections::connected_to_account(conn, account)? {
-        found.extend(records::find_for_connection(conn, connection.id, customer_id)?);
+        found.extend(records::find_for_connection(
+            conn,
+            connection.id,
+            customer_id,
+        )?);
     }
     Ok(found)
 }

@@ -4,8 +4,8 @@
 
 use crate::clock::SharedClock;
 use crate::crypto::{constant_time_eq, random_token, CredentialHasher, CryptoError, SecretBox};
-use crate::db::stripe_connect_states::{self, NewConnectState};
 use crate::db::customers;
+use crate::db::stripe_connect_states::{self, NewConnectState};
 use crate::db::stripe_connections::{self, ConnectionForm, StripeConnection};
 use crate::db::types::{ConnectionStatus, RevokedBy, UserId};
 use crate::db::DbError;

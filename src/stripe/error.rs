@@ -175,8 +175,7 @@ impl StripeError {
             text.push_str(&format!(" ({})", details.join(", ")));
         }
         let words = self.message.trim();
-        if matches!(self.kind, StripeErrorKind::Api | StripeErrorKind::OAuth) && !words.is_empty()
-        {
+        if matches!(self.kind, StripeErrorKind::Api | StripeErrorKind::OAuth) && !words.is_empty() {
             text.push_str(": ");
             text.push_str(words);
         }
@@ -241,7 +240,10 @@ mod tests {
         network.attempts = 3;
         let shown = network.public_message();
         assert_eq!(shown, "Stripe could not be reached (after 3 attempts).");
-        assert!(network.to_string().contains("tcp connect error"), "the log keeps it");
+        assert!(
+            network.to_string().contains("tcp connect error"),
+            "the log keeps it"
+        );
         let dns = StripeError::new(
             StripeErrorKind::Network,
             "error sending request: client error (Connect): dns error: failed to lookup address information",
@@ -253,7 +255,10 @@ mod tests {
             StripeErrorKind::Decode,
             "unexpected answer from /v1/customers/cus_1: expected value at line 1 column 1",
         );
-        assert_eq!(decode.public_message(), "Stripe's answer could not be read.");
+        assert_eq!(
+            decode.public_message(),
+            "Stripe's answer could not be read."
+        );
     }
 
     #[test]
@@ -265,7 +270,8 @@ mod tests {
             e.public_message(),
             "Stripe answered HTTP 503 (request req_9, after 2 attempts): An unknown error occurred."
         );
-        let body = br#"{"error":{"type":"invalid_request_error","message":"No such price: 'price_x'"}}"#;
+        let body =
+            br#"{"error":{"type":"invalid_request_error","message":"No such price: 'price_x'"}}"#;
         let e = StripeError::from_response(400, None, body);
         assert_eq!(
             e.public_message(),

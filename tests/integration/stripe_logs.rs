@@ -167,3 +167,140 @@ async fn no_secret_or_token_appears_in_any_log_line() {
         );
     }
 }
+
+/// A port on loopback that nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+#[tokio::test]
+async fn when_stripe_cannot_be_reached_the_answer_says_so_in_plain_words_and_the_log_has_the_cause()
+{
+    use bridgekeeper::events::Actor;
+    use bridgekeeper::stripe::platform_settings::{self, SettingsForm};
+
+    let logs = captured_logs();
+    // A business connected in the sandbox, with a token for the customers API.
+    let app = TestApp::spawn().await;
+    let (_, client) = crate::oauth::business_with_spa(&app).await;
+    app.connect_stripe(None).await;
+    let token = crate::oauth::spa_tokens(&app, &client).await.access_token();
+
+    // The same service, restarted with platform keys and a Stripe that cannot be
+    // reached: nothing listens on the port STRIPE_API_BASE names.
+    platform_settings::save(
+        &app.state.db,
+        &app.state.secret_box,
+        0,
+        SettingsForm {
+            secret_key: crate::stripe_client::SECRET_KEY.into(),
+            publishable_key: "pk_test_platform0000000000".into(),
+            connect_client_id: crate::stripe_client::CLIENT_ID.into(),
+            new_webhook_secret: "whsec_platformsecret000000".into(),
+        },
+        Actor::system("test"),
+    )
+    .await
+    .expect("saved");
+    let port = closed_port();
+    let unreachable = format!("http://127.0.0.1:{port}");
+    let outside = TestApp::builder()
+        .sharing_database_with(&app)
+        .with_env("STRIPE_API_BASE", &unreachable)
+        .with_env("STRIPE_CONNECT_BASE", &unreachable)
+        .with_env("STRIPE_MAX_RETRIES", "1")
+        .spawn()
+        .await;
+    assert!(!outside.state.sandbox);
+
+    let internal = [
+        "tcp connect",
+        "dns error",
+        "error sending request",
+        "client error",
+        "os error",
+        "Connection refused",
+        "127.0.0.1",
+        &port.to_string(),
+        "reqwest",
+        "hyper",
+    ];
+    let response = reqwest::Client::new()
+        .post(outside.url("/api/customers/"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"customer_id": "cus_unreachable1"}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "stripe_unavailable");
+    let message = body["message"].as_str().expect("message");
+    assert_eq!(
+        message,
+        "Stripe could not be reached (after 2 attempts). Try again in a moment."
+    );
+    for word in internal {
+        assert!(
+            !message.contains(word),
+            "the answer shows {word:?}: {message}"
+        );
+    }
+
+    // The Connect tab's Disconnect says the same in its words, and keeps the account.
+    let page = app
+        .client
+        .get(outside.url("/dashboard/connect/"))
+        .send()
+        .await
+        .expect("tab")
+        .text()
+        .await
+        .expect("page");
+    let csrf = crate::support::csrf_token_in(&page);
+    app.client
+        .post(outside.url("/dashboard/connect/disconnect"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .expect("POST disconnect");
+    let page = app
+        .client
+        .get(outside.url("/dashboard/connect/"))
+        .send()
+        .await
+        .expect("tab")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("Could not reach Stripe, so the account is still connected."),
+        "{page}"
+    );
+    for word in internal {
+        assert!(!page.contains(word), "the page shows {word:?}");
+    }
+
+    // The log has the whole cause.
+    let text = log_text(&logs);
+    // (The log is shared by this binary's tests: the lines of this port's failures.)
+    let address = format!("127.0.0.1:{port}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("a Stripe call for the API failed") && l.contains(&address))
+        .unwrap_or_else(|| panic!("no log line of the failed Stripe call:\n{text}"));
+    assert!(line.contains("Stripe could not be reached"), "{line}");
+    assert!(
+        line.contains("Connection refused"),
+        "the cause, in the transport's words: {line}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("disconnecting from Stripe failed")
+                && l.contains(&address)
+                && l.contains("Connection refused")),
+        "no log line of the failed disconnect with its cause:\n{text}"
+    );
+}

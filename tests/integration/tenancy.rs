@@ -23,7 +23,11 @@ async fn business(app: &TestApp, email: &str) -> String {
 /// Switches `app.client` to `email`'s session.
 async fn log_in_as(app: &TestApp, email: &str) {
     let response = app.log_in(email, PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "log in as {email}");
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "log in as {email}"
+    );
 }
 
 async fn disconnect(app: &TestApp) {
@@ -112,7 +116,10 @@ fn assert_detached(status: StatusCode, body: &Value, account: &str) {
     assert_eq!(body["error"], "customer_detached", "{body}");
     let message = body["message"].as_str().expect("message");
     assert!(message.contains(account), "names the account: {message}");
-    assert!(message.contains("Connect tab"), "says what to do: {message}");
+    assert!(
+        message.contains("Connect tab"),
+        "says what to do: {message}"
+    );
 }
 
 #[tokio::test]
@@ -220,7 +227,12 @@ async fn reconnecting_the_same_account_attaches_the_customers_again_and_rereads_
     app.clock.advance(1);
     let authorize = app.start_connect().await;
     let callback = decide(&authorize, "approve", Some(&account)).await;
-    let response = app.client.get(callback.as_str()).send().await.expect("callback");
+    let response = app
+        .client
+        .get(callback.as_str())
+        .send()
+        .await
+        .expect("callback");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let tab = app
         .get("/dashboard/connect/")
@@ -352,7 +364,10 @@ async fn the_customers_tab_shows_detached_customers_without_a_portal_button() {
         .text()
         .await
         .expect("page");
-    assert!(page.contains("no longer connected to this business"), "{page}");
+    assert!(
+        page.contains("no longer connected to this business"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -389,5 +404,8 @@ async fn one_stripe_account_is_live_for_one_business_at_most_even_for_the_databa
         })
         .await;
     assert!(again_for_account, "a second live connection to {account}");
-    assert!(again_for_business, "a second live connection of one business");
+    assert!(
+        again_for_business,
+        "a second live connection of one business"
+    );
 }

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::clock::rfc3339;
-use crate::error::Chain;
 use crate::customers::{
     CustomerDocument, CustomerError, ItemState, SubscriptionState, RETRY_AFTER_SECONDS,
 };
+use crate::error::Chain;
 use crate::oauth::scope::{CUSTOMERS_READ, CUSTOMERS_WRITE};
 use crate::web::AppState;
 

@@ -9,8 +9,8 @@ use askama::Template;
 
 use crate::clock::human;
 use crate::crypto::random_token;
-use crate::error::Chain;
 use crate::db::types::{ConnectionStatus, RevokedBy};
+use crate::error::Chain;
 use crate::stripe::connect::{Business, Callback, ConnectError, Disconnected};
 use crate::stripe::form;
 use crate::web::error::PageError;
@@ -162,10 +162,9 @@ async fn connect_disconnect(
             // own words.
             tracing::warn!(error = %Chain(&e), "disconnecting from Stripe failed");
             let message = match &e {
-                ConnectError::Stripe(stripe) if stripe.is_network() => format!(
-                    "Could not reach Stripe, so the account is still connected. Try again in a moment. ({})",
-                    stripe.public_message()
-                ),
+                ConnectError::Stripe(stripe) if stripe.is_network() => {
+                    "Could not reach Stripe, so the account is still connected. Try again in a moment.".to_owned()
+                }
                 _ => format!("Stripe refused to disconnect the account; it is still connected. {e}"),
             };
             flash(&session, "error", message);
