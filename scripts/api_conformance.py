@@ -144,8 +144,12 @@ def connect_stripe(base_url, emulator):
     )
     expect(status, 303, "start Connect", body)
     authorize = urllib.parse.urlsplit(headers["Location"])
+    # The emulator's page: its form carries the emulator session's CSRF token.
+    status, _, page = browser.request(headers["Location"])
+    expect(status, 200, "the emulator's authorize page", page)
     form = [(k, v) for k, v in urllib.parse.parse_qsl(authorize.query) if not k.startswith("stripe_user")]
     form += [("email", EMAIL), ("business_name", "Acme"), ("decision", "approve"), ("account", "new")]
+    form += [("csrf_token", csrf_token(page))]
     status, headers, body = browser.request(
         urllib.parse.urlunsplit(authorize._replace(query="")), form
     )

@@ -25,6 +25,7 @@ mod startup;
 mod stripe_browser;
 mod stripe_client;
 mod stripe_connect;
+mod stripe_emulator_pages;
 mod stripe_logs;
 mod stripe_openapi;
 mod stripe_platform;

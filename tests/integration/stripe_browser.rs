@@ -143,6 +143,23 @@ async fn revoking_on_the_emulator_dashboard_shows_revoked_on_the_connect_tab() {
     c.goto(&app.emulator().dashboard_url())
         .await
         .expect("emulator dashboard");
+    // Its stylesheet loads under the content security policy (inline styles would not).
+    c.wait()
+        .for_element(Locator::Css(&format!("#revoke-{account}")))
+        .await
+        .expect("the revoke button");
+    let background = c
+        .execute(
+            "return getComputedStyle(document.querySelector('button.danger')).backgroundColor",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        background, "rgb(223, 27, 65)",
+        "the emulator's stylesheet applies"
+    );
+    // The button's form carries the CSRF token of this browser's emulator session.
     browser.click(&format!("#revoke-{account}")).await;
     let notice = c
         .wait()

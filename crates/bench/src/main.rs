@@ -503,12 +503,23 @@ async fn connect_stripe(base_url: &str, session: &reqwest::Client) -> Result<Str
     ] {
         decision.push((k.into(), v.into()));
     }
-    let mut target = authorize.clone();
-    target.set_query(None);
-    let approved = reqwest::Client::builder()
+    // The emulator's page form carries its browser session's CSRF token.
+    let stripe_browser = reqwest::Client::builder()
+        .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let authorize_page = page(&stripe_browser, authorize.clone()).await?;
+    let form = form_containing(&authorize_page, "/oauth/authorize")
+        .ok_or("no decision form on the emulator's authorize page")?;
+    decision.extend(
+        hidden_fields(form)
+            .into_iter()
+            .filter(|(name, _)| name == "csrf_token"),
+    );
+    let mut target = authorize.clone();
+    target.set_query(None);
+    let approved = stripe_browser
         .post(target)
         .form(&decision)
         .send()

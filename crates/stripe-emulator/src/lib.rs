@@ -16,6 +16,7 @@
 
 pub mod cli;
 mod model;
+pub mod pages;
 mod server;
 
 use std::collections::VecDeque;
@@ -135,6 +136,8 @@ struct Control {
 struct Shared {
     model: Mutex<Model>,
     control: Mutex<Control>,
+    /// Browser sessions of the pages, and their CSRF tokens.
+    pages: Mutex<pages::Sessions>,
     clock: SharedClock,
     connect_client_id: String,
     redirect_uris: Vec<String>,
@@ -154,6 +157,10 @@ impl Shared {
 
     fn control<R>(&self, f: impl FnOnce(&mut Control) -> R) -> R {
         f(&mut lock(&self.control))
+    }
+
+    fn pages<R>(&self, f: impl FnOnce(&mut pages::Sessions) -> R) -> R {
+        f(&mut lock(&self.pages))
     }
 
     fn redirect_uris(&self) -> Vec<String> {
@@ -278,6 +285,7 @@ pub fn spawn(config: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
             webhook_secrets: config.webhook_secrets.clone(),
             webhook_url: config.webhook_url.clone(),
         }),
+        pages: Mutex::new(pages::Sessions::default()),
         clock: config.clock.clone(),
         connect_client_id: config.connect_client_id.clone(),
         redirect_uris: config.redirect_uris.clone(),

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::model::{new_id, Account, Model, RecordedRequest, Token, CODE_TTL_SECONDS};
-use crate::{FaultAction, Shared};
+use crate::{pages, FaultAction, Shared};
 use stripe_wire::form;
 use subtle::ConstantTimeEq;
 
@@ -27,6 +27,7 @@ pub(super) struct Reply {
 enum ReplyBody {
     Json(Value),
     Html(String),
+    Css(&'static str),
     Redirect(String),
     Drop,
 }
@@ -135,6 +136,8 @@ pub(super) struct Incoming {
     stripe_account: Option<String>,
     stripe_version: Option<String>,
     idempotency_key: Option<String>,
+    /// The browser's emulator session (the pages' CSRF binding), from its cookie.
+    browser_session: Option<String>,
 }
 
 impl Incoming {
@@ -174,6 +177,8 @@ impl Incoming {
             stripe_account: header("stripe-account"),
             stripe_version: header("stripe-version"),
             idempotency_key: header("idempotency-key"),
+            browser_session: header("cookie")
+                .and_then(|c| pages::cookie(&c, pages::SESSION_COOKIE).map(str::to_owned)),
         }
     }
 
@@ -298,12 +303,18 @@ fn into_response(reply: Reply, request_id: &str, incoming: &Incoming) -> HttpRes
     if let Some(version) = &incoming.stripe_version {
         builder.insert_header(("Stripe-Version", version.as_str()));
     }
+    if pages::is_page(&incoming.method, &incoming.path) {
+        for (name, value) in pages::SECURITY_HEADERS {
+            builder.insert_header((*name, *value));
+        }
+    }
     for (name, value) in reply.headers {
         builder.insert_header((name, value));
     }
     match reply.body {
         ReplyBody::Json(value) => builder.json(value),
         ReplyBody::Html(html) => builder.content_type("text/html; charset=utf-8").body(html),
+        ReplyBody::Css(css) => builder.content_type("text/css; charset=utf-8").body(css),
         ReplyBody::Redirect(location) => builder.insert_header(("Location", location)).finish(),
         ReplyBody::Drop => {
             let failing = futures_util::stream::once(async {
@@ -323,13 +334,26 @@ fn route(shared: &Shared, incoming: &Incoming) -> (Reply, Outbox) {
     let mut outbox = Vec::new();
     let reply = match (incoming.method.as_str(), path) {
         ("GET", "/oauth/authorize") => authorize_page(shared, incoming),
-        ("POST", "/oauth/authorize") => authorize_decision(shared, incoming, now, &mut outbox),
+        ("POST", "/oauth/authorize") => match refused_form(shared, incoming, None) {
+            Some(refused) => refused,
+            None => authorize_decision(shared, incoming, now, &mut outbox),
+        },
         ("POST", "/oauth/token") => shared.model(|m| token(m, incoming, now, &mut outbox)),
         ("POST", "/oauth/deauthorize") => shared.model(|m| deauthorize(m, incoming, now)),
-        ("GET", "/dashboard") | ("GET", "/dashboard/") => dashboard(shared, None),
-        ("POST", p) if p.starts_with("/dashboard/") => {
-            dashboard_action(shared, incoming, now, &mut outbox)
+        ("GET", "/dashboard") | ("GET", "/dashboard/") => {
+            with_page_session(shared, incoming, |token| dashboard(shared, None, token))
         }
+        ("POST", p) if p.starts_with("/dashboard/") => {
+            match refused_form(shared, incoming, Some("/dashboard")) {
+                Some(refused) => refused,
+                None => dashboard_action(shared, incoming, now, &mut outbox),
+            }
+        }
+        ("GET", "/assets/emulator.css") => Reply {
+            status: 200,
+            body: ReplyBody::Css(pages::STYLESHEET),
+            headers: Vec::new(),
+        },
         ("GET", p) if p.starts_with("/p/session/") => portal_page(shared, p),
         (_, p) if p.starts_with("/v1/") => shared.model(|m| api(m, incoming, now)),
         (method, p) => api_error(
@@ -349,6 +373,7 @@ fn route(shared: &Shared, incoming: &Incoming) -> (Reply, Outbox) {
 #[derive(Template)]
 #[template(path = "authorize.html")]
 struct AuthorizePage<'a> {
+    csrf_token: &'a str,
     client_id: &'a str,
     redirect_uri: &'a str,
     state: &'a str,
@@ -425,21 +450,64 @@ fn authorize_page(shared: &Shared, incoming: &Incoming) -> Reply {
             .map(|a| (a.id.clone(), a.business_name.clone(), a.connected))
             .collect()
     });
-    let page = AuthorizePage {
-        client_id: &shared.connect_client_id,
-        redirect_uri: &redirect_uri,
-        state: incoming.param("state").unwrap_or_default(),
-        scope: incoming.param("scope").unwrap_or("read_only"),
-        email: incoming.param("stripe_user[email]").unwrap_or_default(),
-        business_name: incoming
-            .param("stripe_user[business_name]")
-            .unwrap_or_default(),
-        accounts,
-    };
-    match page.render() {
-        Ok(html) => Reply::html(200, html),
-        Err(e) => Reply::html(500, format!("template error: {e}")),
+    with_page_session(shared, incoming, |csrf_token| {
+        let page = AuthorizePage {
+            csrf_token,
+            client_id: &shared.connect_client_id,
+            redirect_uri: &redirect_uri,
+            state: incoming.param("state").unwrap_or_default(),
+            scope: incoming.param("scope").unwrap_or("read_only"),
+            email: incoming.param("stripe_user[email]").unwrap_or_default(),
+            business_name: incoming
+                .param("stripe_user[business_name]")
+                .unwrap_or_default(),
+            accounts,
+        };
+        match page.render() {
+            Ok(html) => Reply::html(200, html),
+            Err(e) => Reply::html(500, format!("template error: {e}")),
+        }
+    })
+}
+
+/// Renders a page for the browser's session (starting one when it has none): `render`
+/// gets the token its forms carry.
+fn with_page_session(
+    shared: &Shared,
+    incoming: &Incoming,
+    render: impl FnOnce(&str) -> Reply,
+) -> Reply {
+    let session = shared.pages(|p| p.for_page(incoming.browser_session.as_deref()));
+    let reply = render(&session.token);
+    match session.set_cookie {
+        Some(cookie) => reply.header("Set-Cookie", cookie),
+        None => reply,
     }
+}
+
+#[derive(Template)]
+#[template(path = "refused.html")]
+struct RefusedPage<'a> {
+    back: Option<&'a str>,
+}
+
+/// `None` when the form carries its session's CSRF token; otherwise the 403 page that
+/// answers it (nothing is changed).
+fn refused_form(shared: &Shared, incoming: &Incoming, back: Option<&str>) -> Option<Reply> {
+    let valid = shared.pages(|p| {
+        p.verify(
+            incoming.browser_session.as_deref(),
+            incoming.param(pages::CSRF_FIELD),
+        )
+    });
+    if valid {
+        return None;
+    }
+    tracing::warn!(path = %incoming.path, "sandbox emulator: a form without its CSRF token was refused");
+    Some(match (RefusedPage { back }).render() {
+        Ok(html) => Reply::html(403, html),
+        Err(e) => Reply::html(500, format!("template error: {e}")),
+    })
 }
 
 fn authorize_decision(
@@ -1180,7 +1248,8 @@ pub(super) fn event(
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
-struct DashboardPage {
+struct DashboardPage<'a> {
+    csrf_token: &'a str,
     notice: Option<String>,
     accounts: Vec<DashboardAccount>,
     deliveries: Vec<String>,
@@ -1196,7 +1265,7 @@ struct DashboardAccount {
     subscriptions: Vec<(String, String, String, String)>,
 }
 
-pub(super) fn dashboard(shared: &Shared, notice: Option<String>) -> Reply {
+pub(super) fn dashboard(shared: &Shared, notice: Option<String>, csrf_token: &str) -> Reply {
     let accounts = shared.model(|m| {
         m.accounts
             .values()
@@ -1236,6 +1305,7 @@ pub(super) fn dashboard(shared: &Shared, notice: Option<String>) -> Reply {
         })
         .collect();
     match (DashboardPage {
+        csrf_token,
         notice,
         accounts,
         deliveries,
@@ -1284,7 +1354,9 @@ fn dashboard_action(shared: &Shared, incoming: &Incoming, now: i64, outbox: &mut
         }),
         _ => "Unknown action.".into(),
     };
-    dashboard(shared, Some(notice))
+    with_page_session(shared, incoming, |token| {
+        dashboard(shared, Some(notice), token)
+    })
 }
 
 #[cfg(test)]

@@ -96,9 +96,22 @@ impl TestApp {
     }
 }
 
-/// What the person does on Stripe's authorize page: `approve` or `deny`. Returns the
-/// URL Stripe redirects the browser to.
+/// What the person does on Stripe's authorize page: opens it (its form carries the
+/// emulator session's CSRF token), then `approve` or `deny`. Returns the URL Stripe
+/// redirects the browser to.
 pub async fn decide(authorize: &Url, decision: &str, account: Option<&str>) -> Url {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+    let page = browser
+        .get(authorize.as_str())
+        .send()
+        .await
+        .expect("GET the authorize page");
+    assert_eq!(page.status(), StatusCode::OK, "the authorize page");
+    let csrf = super::csrf_token_in(&page.text().await.expect("page"));
     let mut form: Vec<(String, String)> = authorize
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -118,12 +131,10 @@ pub async fn decide(authorize: &Url, decision: &str, account: Option<&str>) -> U
     form.push(("business_name".into(), business));
     form.push(("decision".into(), decision.into()));
     form.push(("account".into(), account.unwrap_or("new").into()));
+    form.push(("csrf_token".into(), csrf));
     let mut target = authorize.clone();
     target.set_query(None);
-    let response = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .expect("client")
+    let response = browser
         .post(target)
         .form(&form)
         .send()
