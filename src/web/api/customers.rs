@@ -61,10 +61,11 @@ pub struct CustomerJson {
     /// between, so it can be older than the data.
     #[schema(format = DateTime)]
     pub fetched_at: String,
-    /// True when the copy may be out of date, and the data is the last known state:
-    /// older than `CUSTOMERS_REFRESH_AFTER_SECONDS` (or than the business's current
-    /// connection) and Stripe could not be reached to refresh it (on a list, not yet
-    /// re-read), or `detached`.
+    /// True when the data may be out of date (it is the last known state): the copy is
+    /// due for a refresh (older than `CUSTOMERS_REFRESH_AFTER_SECONDS`, or read before
+    /// the business's current Stripe connection was made) and, on a single read,
+    /// Stripe could not be reached to refresh it (the list never calls Stripe); always
+    /// when `detached`.
     pub stale: bool,
     /// True when the Stripe connection the customer was recorded under has ended (the
     /// business disconnected, the account's owner removed the platform, or the business
