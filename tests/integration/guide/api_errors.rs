@@ -114,8 +114,24 @@ async fn every_api_error_in_the_guide_is_answered_with_its_status_and_no_other()
         connected.has_portal_config = false;
     });
     api.record(&write, &alice).await; // 409 portal_not_configured
+    stripe.inspect(|model| {
+        let connected = model.accounts.get_mut(&account).expect("account");
+        connected.has_portal_config = true;
+    });
+    app.state
+        .customers
+        .record(
+            owner.id,
+            &alice,
+            None,
+            bridgekeeper::events::Actor::system("test"),
+        )
+        .await
+        .expect("recorded");
     assert!(stripe.revoke_from_dashboard(&account).await);
     api.record(&write, &alice).await; // 409 stripe_not_connected
+    api.get(&format!("/api/customers/{alice}/"), Some(&write))
+        .await; // 409 customer_detached
 
     // A database that lost a table: the server's own failure, without details.
     app.raw_database(|conn| {
