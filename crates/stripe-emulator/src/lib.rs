@@ -8,7 +8,9 @@
 //! One server plays both of Stripe's hosts: the Connect host (`/oauth/authorize`,
 //! `/oauth/token`, `/oauth/deauthorize`) and the API host (`/v1/...`). It also serves a
 //! merchant "dashboard" (`/dashboard`) where access can be revoked, which sends a signed
-//! `account.application.deauthorized` webhook to the configured URL.
+//! `account.application.deauthorized` webhook to the configured URL. Its pages for people
+//! carry a CSRF token in every form and the service's security headers ([`pages`]); the
+//! API routes answer in Stripe's format only.
 //!
 //! [`EmulatorHandle`] is the control surface tests use: the request log, fault
 //! injection (status codes with `Stripe-Should-Retry`, delays, dropped connections), and
