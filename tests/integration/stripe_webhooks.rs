@@ -375,11 +375,24 @@ async fn cancelling_on_the_emulator_dashboard_sends_a_signed_subscription_event(
             .map(|s| s.id.clone())
             .expect("active")
     });
-    let page = reqwest::Client::new()
+    // The person's browser opens the dashboard (its forms carry the CSRF token of
+    // this browser's emulator session), then clicks Cancel.
+    let browser = app.new_client();
+    let dashboard = browser
+        .get(app.emulator().dashboard_url())
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("dashboard");
+    let token = crate::support::csrf_token_in(&dashboard);
+    let page = browser
         .post(format!(
             "{}accounts/{account}/subscriptions/{sub}/cancel",
             app.emulator().dashboard_url() + "/"
         ))
+        .form(&[("csrf_token", token.as_str())])
         .send()
         .await
         .expect("POST")
