@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use url::Url;
 
 use crate::crypto::MasterKey;
-use crate::db::DatabaseUrl;
+use crate::db::{DatabaseUrl, Synchronous};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{variable}={value:?} is not valid: expected {expected}")]
@@ -37,6 +37,10 @@ pub struct Settings {
     pub public_url: Url,
     pub database_url: DatabaseUrl,
     pub database_pool_size: u32,
+    /// When a SQLite commit reaches the disk (`SQLITE_SYNCHRONOUS`).
+    pub sqlite_synchronous: Synchronous,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_timeout_seconds: u64,
     pub data_dir: PathBuf,
     pub master_key: MasterKeySource,
     pub log_format: LogFormat,
@@ -219,6 +223,16 @@ impl Settings {
                 })
             }
         };
+        let sqlite_synchronous = match env.get("SQLITE_SYNCHRONOUS") {
+            None => Synchronous::Full,
+            Some(raw) => Synchronous::parse(&raw).ok_or_else(|| ConfigError {
+                variable: "SQLITE_SYNCHRONOUS",
+                value: raw.clone(),
+                expected: "`full` (every commit synced before it is answered) or `normal` \
+                           (synced at checkpoints: the last commits can be lost on power loss)"
+                    .into(),
+            })?,
+        };
         let optional_url = |name: &'static str| -> Result<Option<Url>, ConfigError> {
             env.get(name)
                 .map(|raw| parse_base_url(name, &raw))
@@ -229,6 +243,8 @@ impl Settings {
             public_url,
             database_url,
             database_pool_size: env.number("DATABASE_POOL_SIZE", 8, 1, 512)?,
+            sqlite_synchronous,
+            shutdown_timeout_seconds: env.number("SHUTDOWN_TIMEOUT_SECONDS", 10, 1, 3600)?,
             data_dir,
             master_key,
             log_format,
@@ -494,6 +510,22 @@ mod tests {
         );
         assert_eq!(s.issuer(), "http://127.0.0.1:8000");
         assert!(!s.serves_https());
+    }
+
+    #[test]
+    fn sqlite_commits_are_synced_unless_normal_is_asked_for() {
+        assert_eq!(
+            settings(&[]).expect("defaults").sqlite_synchronous,
+            Synchronous::Full
+        );
+        assert_eq!(
+            settings(&[("SQLITE_SYNCHRONOUS", "NORMAL")])
+                .expect("normal")
+                .sqlite_synchronous,
+            Synchronous::Normal
+        );
+        let err = settings(&[("SQLITE_SYNCHRONOUS", "off")]).expect_err("rejected");
+        assert_eq!(err.variable, "SQLITE_SYNCHRONOUS");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{MasterKeySource, Settings};
 use crate::crypto::{CredentialHasher, CryptoError, MasterKey, SecretBox};
 use crate::customers::{CacheFromWebhooks, Customers};
-use crate::db::DbError;
+use crate::db::{DatabaseOptions, DbError};
 use crate::error::{BoxError, Internal};
 use crate::events::{Database, EventBus};
 use crate::maintenance::Maintenance;
@@ -68,14 +68,15 @@ pub fn event_bus() -> EventBus {
 
 /// Connects (and migrates) the database named in the settings.
 pub fn open_database(settings: &Settings) -> Result<Database, StartupError> {
-    Database::connect(
-        &settings.database_url,
-        settings.database_pool_size,
-        event_bus(),
-    )
-    .map_err(|source| StartupError::Database {
-        url: settings.database_url.to_string(),
-        source,
+    let options = DatabaseOptions {
+        pool_size: settings.database_pool_size,
+        sqlite_synchronous: settings.sqlite_synchronous,
+    };
+    Database::open(&settings.database_url, options, event_bus()).map_err(|source| {
+        StartupError::Database {
+            url: settings.database_url.to_string(),
+            source,
+        }
     })
 }
 
@@ -248,7 +249,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and finishes in-flight
-    /// requests (up to 10 s) before returning.
+    /// requests (up to `SHUTDOWN_TIMEOUT_SECONDS`, 10 by default) before returning.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()>,
@@ -374,6 +375,7 @@ fn run(
     // thread keeps its own allocator pages (tokio's default allows 512).
     let blocking_threads = state.settings.database_pool_size as usize + 4;
     let metrics_on_public_listener = state.settings.telemetry.metrics_address.is_none();
+    let shutdown_timeout = state.settings.shutdown_timeout_seconds;
     let data = actix_web::web::Data::new(state);
     let server = HttpServer::new(move || {
         let sessions =
@@ -406,7 +408,9 @@ fn run(
             })
             .default_service(actix_web::web::to(web::middleware::not_found))
     })
-    .shutdown_timeout(10)
+    // After SIGTERM: the listener closes at once (new connections are refused), requests
+    // already accepted get this long to finish, and then the workers stop.
+    .shutdown_timeout(shutdown_timeout)
     .client_request_timeout(web::limits::HEADER_TIMEOUT)
     .worker_max_blocking_threads(blocking_threads)
     // Signals are handled by `shutdown_signal`, installed before start-up output.

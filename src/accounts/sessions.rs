@@ -306,7 +306,10 @@ impl Sessions {
         &self,
         user_id: UserId,
         actor: Actor,
-        delete: impl FnOnce(&mut crate::db::DbConnection) -> diesel::QueryResult<usize> + Send + 'static,
+        delete: impl FnOnce(&mut crate::db::DbConnection) -> diesel::QueryResult<usize>
+            + Clone
+            + Send
+            + 'static,
     ) -> Result<usize, AccountError> {
         let now = self.clock.now();
         let ended = self

@@ -114,6 +114,7 @@ pub mod auth_failures;
 mod control;
 pub mod customer_subscriptions;
 pub mod customers;
+mod faults;
 pub mod oauth_authorization_codes;
 pub mod oauth_clients;
 pub mod oauth_grants;
@@ -253,6 +254,11 @@ pub enum DbError {
     /// The transaction a group of writes shared could not commit.
     #[error("the transaction could not commit")]
     Commit(#[source] BoxError),
+    /// PostgreSQL cannot be reached: the pool holds no connection and the last attempt
+    /// to open one failed, so the use case was not tried (an outage is answered at once
+    /// rather than after the pool's wait).
+    #[error("the database cannot be reached")]
+    Unavailable(#[source] BoxError),
 }
 
 impl DbError {
@@ -268,6 +274,19 @@ impl DbError {
         DbError::Task(cause.into())
     }
 
+    /// True when the database could not be reached (an outage, a lost connection, a
+    /// pool that had no connection to give): the request may succeed later, so it is
+    /// answered 503 with `Retry-After` rather than 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Unavailable(_) | DbError::Pool(_) | DbError::Connect(_) => true,
+            DbError::Query(error) => {
+                matches!(faults::classify(error), Some(faults::Fault::ConnectionLost))
+            }
+            _ => false,
+        }
+    }
+
     /// True when the error is a unique-constraint violation (on either backend).
     pub fn is_unique_violation(&self) -> bool {
         matches!(
@@ -280,11 +299,89 @@ impl DbError {
     }
 }
 
+/// When SQLite's commits reach the disk (`PRAGMA synchronous`, `SQLITE_SYNCHRONOUS`).
+/// In WAL mode both survive a crash of the process; they differ when the machine loses
+/// power or the kernel crashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// The WAL is synced (`fsync`) at every commit, before anyone hears of success: a
+    /// commit survives power loss. With group commit one sync serves a whole batch.
+    #[default]
+    Full,
+    /// The WAL is synced only at checkpoints: the last commits before a power loss (up
+    /// to a checkpoint interval's worth) can be lost, although they were answered.
+    Normal,
+}
+
+impl Synchronous {
+    /// `full` or `normal`, any case.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "full" => Some(Self::Full),
+            "normal" => Some(Self::Normal),
+            _ => None,
+        }
+    }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "PRAGMA synchronous = FULL;",
+            Self::Normal => "PRAGMA synchronous = NORMAL;",
+        }
+    }
+}
+
+/// How a [`Database`] is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseOptions {
+    /// Connections in the pool (on SQLite, the readers: see [`Database::open`]).
+    pub pool_size: u32,
+    /// SQLite's durability of a commit; PostgreSQL keeps its own (`synchronous_commit`).
+    pub sqlite_synchronous: Synchronous,
+}
+
+impl DatabaseOptions {
+    pub fn new(pool_size: u32) -> Self {
+        Self {
+            pool_size,
+            sqlite_synchronous: Synchronous::default(),
+        }
+    }
+}
+
+/// True when `error` or one of its causes says the database could not be reached
+/// ([`DbError::is_unavailable`]): what the HTTP layer answers with 503 and
+/// `Retry-After`, whichever domain error carried it there.
+pub fn unavailable_in(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(db) = error.downcast_ref::<DbError>() {
+            if db.is_unavailable() {
+                return true;
+            }
+        } else if let Some(query) = error.downcast_ref::<diesel::result::Error>() {
+            if matches!(faults::classify(query), Some(faults::Fault::ConnectionLost)) {
+                return true;
+            }
+        } else if error.downcast_ref::<r2d2::Error>().is_some() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// How long a client is told to wait (`Retry-After`) when the database is unavailable.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: i64 = 5;
+
 /// r2d2 manager that chooses the backend from the URL (the derived `establish` would
 /// try each backend in turn and let SQLite accept any string as a file name).
 pub struct ConnectionManager {
     url: DatabaseUrl,
     read_only: bool,
+    synchronous: Synchronous,
+    /// Whether the last attempt to open a connection failed (PostgreSQL).
+    reachability: Arc<faults::Reachability>,
 }
 
 impl ConnectionManager {
@@ -292,7 +389,19 @@ impl ConnectionManager {
         Self {
             url,
             read_only: false,
+            synchronous: Synchronous::default(),
+            reachability: Arc::default(),
         }
+    }
+
+    fn reachability(&self) -> Arc<faults::Reachability> {
+        self.reachability.clone()
+    }
+
+    /// SQLite's `PRAGMA synchronous` for the connections it opens (FULL unless told).
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
     }
 
     /// SQLite connections that refuse to write (`PRAGMA query_only`): the readers,
@@ -304,19 +413,28 @@ impl ConnectionManager {
 
     pub fn connect(&self) -> Result<DbConnection, DbError> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
-                .map(|c| DbConnection(Backend::Postgres(c)))
-                .map_err(DbError::connect),
+            DatabaseUrl::Postgres(url) => {
+                let established = diesel::PgConnection::establish(url);
+                self.reachability.connect_attempted(established.is_ok());
+                let mut conn = established.map_err(DbError::connect)?;
+                // Every statement's failure is seen by the database layer, whatever the
+                // use case does with it (see `faults`).
+                conn.set_instrumentation(faults::StatementWatch::default());
+                Ok(DbConnection(Backend::Postgres(conn)))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn =
                     diesel::SqliteConnection::establish(path).map_err(DbError::connect)?;
                 // Per-connection settings; WAL is persistent and set once at migration.
                 // Temporary data in memory: the writer's savepoint and statement
                 // journals would otherwise spill to a temporary file in every batch.
+                // `synchronous` matters on the connections that commit (the writer, the
+                // command line) and checkpoint; readers never write.
                 conn.batch_execute(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                     PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
+                     PRAGMA temp_store = MEMORY;",
                 )
+                .and_then(|()| conn.batch_execute(self.synchronous.pragma()))
                 .map_err(DbError::connect)?;
                 if self.read_only {
                     conn.batch_execute("PRAGMA query_only = ON;")
@@ -340,9 +458,10 @@ impl ManageConnection for ConnectionManager {
         conn.0.batch_execute("SELECT 1").map_err(DbError::from)
     }
 
-    /// A connection left inside a failed transaction is not handed out again.
+    /// A connection left inside a failed transaction, or whose link to the server was
+    /// lost, is not handed out again.
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        diesel::r2d2::R2D2Connection::is_broken(&mut conn.0)
+        faults::connection_lost(conn) || diesel::r2d2::R2D2Connection::is_broken(&mut conn.0)
     }
 }
 
@@ -497,6 +616,8 @@ pub struct Database<H> {
     hook: Arc<H>,
     url: DatabaseUrl,
     writer: Option<writer::Writer>,
+    /// Whether PostgreSQL could be reached at the last attempt to connect.
+    reachability: Arc<faults::Reachability>,
 }
 
 impl<H> Clone for Database<H> {
@@ -506,16 +627,30 @@ impl<H> Clone for Database<H> {
             hook: self.hook.clone(),
             url: self.url.clone(),
             writer: self.writer.clone(),
+            reachability: self.reachability.clone(),
         }
     }
 }
 
 impl<H: AfterUseCase> Database<H> {
+    /// [`Database::open`] with the default options and `pool_size` connections.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32, hook: H) -> Result<Self, DbError> {
+        Self::open(url, DatabaseOptions::new(pool_size), hook)
+    }
+
     /// Migrates, then builds the pool (checking one connection up front so a bad URL
     /// fails at start, not on the first request) and, on SQLite, starts the writer.
-    pub fn connect(url: &DatabaseUrl, pool_size: u32, hook: H) -> Result<Self, DbError> {
+    pub fn open(url: &DatabaseUrl, options: DatabaseOptions, hook: H) -> Result<Self, DbError> {
+        let DatabaseOptions {
+            pool_size,
+            sqlite_synchronous,
+        } = options;
         run_migrations(url)?;
         let is_sqlite = matches!(url, DatabaseUrl::Sqlite(_));
+        let manager = ConnectionManager::new(url.clone())
+            .read_only(is_sqlite)
+            .synchronous(sqlite_synchronous);
+        let reachability = manager.reachability();
         let readers = r2d2::Pool::builder()
             .max_size(if is_sqlite {
                 // Reads run on the request threads (one per core), which must never
@@ -524,13 +659,16 @@ impl<H: AfterUseCase> Database<H> {
             } else {
                 pool_size
             })
-            // A PostgreSQL connection can die with its server or network, so it is tested
-            // before use; a SQLite file cannot, and the test would cost a query per use case.
-            .test_on_check_out(!is_sqlite)
-            .connection_timeout(Duration::from_secs(10))
-            .build(ConnectionManager::new(url.clone()).read_only(is_sqlite))?;
+            // Connections are not tested before use: that is a round trip per use case
+            // (5–8 % of a PKCE flow's CPU on PostgreSQL, docs/performance.md). A
+            // PostgreSQL connection that died with its server is found at its first
+            // statement instead, closed, and the use case run again on another one
+            // (`faults`); a SQLite file does not die.
+            .test_on_check_out(false)
+            .connection_timeout(POOL_WAIT)
+            .build(manager)?;
         let writer = if is_sqlite {
-            let manager = ConnectionManager::new(url.clone());
+            let manager = ConnectionManager::new(url.clone()).synchronous(sqlite_synchronous);
             Some(writer::Writer::start(
                 manager.connect()?,
                 manager.connect()?,
@@ -543,7 +681,27 @@ impl<H: AfterUseCase> Database<H> {
             hook: Arc::new(hook),
             url: url.clone(),
             writer,
+            reachability,
         })
+    }
+
+    /// A pooled connection. On PostgreSQL, when the pool holds none and the last attempt
+    /// to open one failed (the server is down or unreachable), `Unavailable` at once:
+    /// every request of an outage would otherwise wait out `wait` for nothing. The pool
+    /// keeps trying to connect in the background, and the first success opens the way.
+    fn checkout(
+        &self,
+        wait: Duration,
+    ) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+        if self.writer.is_none()
+            && self.readers.state().connections == 0
+            && !self.reachability.reachable()
+        {
+            return Err(DbError::Unavailable(
+                "the last attempt to connect failed and the pool holds no connection".into(),
+            ));
+        }
+        self.readers.get_timeout(wait).map_err(DbError::from)
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -553,7 +711,7 @@ impl<H: AfterUseCase> Database<H> {
     /// Runs a reading use case (see the type's documentation).
     pub async fn read<T, E, F>(&self, use_case: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Clone + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
@@ -570,13 +728,13 @@ impl<H: AfterUseCase> Database<H> {
     /// The synchronous form of [`Database::read`], for the command line.
     pub fn read_blocking<T, E, F>(&self, use_case: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Clone,
         E: From<DbError>,
     {
-        let mut conn = self.readers.get().map_err(DbError::from)?;
-        if let Backend::Postgres(_) = &conn.0 {
-            return use_case(&mut conn);
+        if self.writer.is_none() {
+            return self.read_on_pool(use_case);
         }
+        let mut conn = self.checkout(POOL_WAIT)?;
         // One snapshot for every statement of the use case. It only read, so ending
         // it with COMMIT or ROLLBACK is the same.
         // The transaction is ended even when the use case panics: the connection goes
@@ -595,7 +753,7 @@ impl<H: AfterUseCase> Database<H> {
     /// transaction; an error from either rolls everything back.
     pub async fn write<T, E, F>(&self, use_case: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Clone + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
@@ -619,7 +777,7 @@ impl<H: AfterUseCase> Database<H> {
     /// The synchronous form of [`Database::write`], for the command line and tests.
     pub fn write_blocking<T, E, F>(&self, use_case: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Clone + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
@@ -629,37 +787,134 @@ impl<H: AfterUseCase> Database<H> {
         }
     }
 
-    /// PostgreSQL: a transaction on a pooled connection.
+    /// PostgreSQL: a read on a pooled connection, without a transaction (each statement
+    /// reads committed data). Run again on another connection when the connection
+    /// turned out to be dead (a read has no effect, so a rerun is always safe).
+    fn read_on_pool<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Clone,
+        E: From<DbError>,
+    {
+        let mut attempt = 1;
+        loop {
+            let mut conn = self.checkout(POOL_WAIT)?;
+            faults::reset(&mut conn);
+            let outcome = use_case.clone()(&mut conn);
+            match faults::take(&mut conn) {
+                Some(fault) if attempt < faults::MAX_ATTEMPTS => {
+                    faults::before_rerun(fault, attempt, "read");
+                    attempt += 1;
+                }
+                _ => return outcome,
+            }
+        }
+    }
+
+    /// PostgreSQL: a transaction on a pooled connection, run again when it rolled back
+    /// for a reason a rerun resolves (see `faults`): a serialization failure or a
+    /// deadlock (a concurrent transaction won), or a connection found dead before the
+    /// commit was sent. A use case is one transaction, so its rerun starts from nothing;
+    /// it gets a fresh copy of its inputs (the closure is cloned before each run).
     fn write_on_pool<T, E, F>(&self, use_case: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E> + Clone,
+        E: From<DbError>,
+    {
+        let mut attempt = 1;
+        loop {
+            let mut conn = self.checkout(POOL_WAIT)?;
+            faults::reset(&mut conn);
+            let (outcome, ended) = self.transaction_once(&mut conn, use_case.clone());
+            let fault = faults::take(&mut conn);
+            match (fault, ended) {
+                // Committed: done, whatever was seen on the way.
+                (_, Ended::Committed) | (None, _) => return outcome,
+                // A connection lost while the commit was under way: it may have
+                // committed, and a rerun could apply the use case twice.
+                (Some(faults::Fault::ConnectionLost), Ended::InCommit) => return outcome,
+                (Some(fault), _) if attempt < faults::MAX_ATTEMPTS => {
+                    faults::before_rerun(fault, attempt, "write");
+                    attempt += 1;
+                }
+                (Some(_), _) => return outcome,
+            }
+        }
+    }
+
+    /// One run of a writing use case in its own transaction, and how it ended.
+    fn transaction_once<T, E, F>(
+        &self,
+        conn: &mut DbConnection,
+        use_case: F,
+    ) -> (Result<T, E>, Ended)
     where
         F: FnOnce(&mut Tx<'_, H::Record>) -> Result<T, E>,
         E: From<DbError>,
     {
         type Transactions = <Backend as Connection>::TransactionManager;
-        let mut conn = self.readers.get().map_err(DbError::from)?;
-        Transactions::begin_transaction(&mut conn.0).map_err(DbError::from)?;
+        if let Err(error) = Transactions::begin_transaction(&mut conn.0) {
+            return (Err(E::from(DbError::from(error))), Ended::RolledBack);
+        }
         // A panic leaves the transaction open; the pool then sees the connection as
         // broken (`has_broken`) and closes it, which rolls it back.
-        match run_use_case(&mut conn, &*self.hook, use_case) {
-            Ok(value) => {
-                Transactions::commit_transaction(&mut conn.0).map_err(DbError::from)?;
-                Ok(value)
+        match run_use_case(conn, &*self.hook, use_case) {
+            // A transaction that met a fault is rolled back even if the use case went
+            // on regardless: PostgreSQL has aborted it, and it is to run again.
+            Ok(value) if !faults::seen(conn) => {
+                match Transactions::commit_transaction(&mut conn.0) {
+                    Ok(()) => (Ok(value), Ended::Committed),
+                    Err(error) => (Err(E::from(DbError::from(error))), Ended::InCommit),
+                }
+            }
+            Ok(_) => {
+                let _ = Transactions::rollback_transaction(&mut conn.0);
+                let error =
+                    DbError::task("the transaction met a fault the use case did not return");
+                (Err(E::from(error)), Ended::RolledBack)
             }
             Err(error) => {
                 // The use case's error is the answer; a failed rollback leaves the
                 // connection broken, and the pool closes it.
                 let _ = Transactions::rollback_transaction(&mut conn.0);
-                Err(error)
+                (Err(error), Ended::RolledBack)
             }
         }
     }
 
-    /// A cheap round trip, for `/readyz`.
+    /// A cheap round trip, for `/readyz`. It waits at most two seconds for a pooled
+    /// connection: a probe must answer sooner than the pool's usual wait.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.read(|conn| Ok(conn.0.batch_execute("SELECT 1")?))
-            .await
+        let db = self.clone();
+        let ping = move || -> Result<(), DbError> {
+            let mut conn = db.checkout(PING_WAIT)?;
+            match db.writer {
+                // A reader's snapshot, like any read.
+                Some(_) => conn.0.batch_execute("BEGIN; SELECT 1; COMMIT")?,
+                None => conn.0.batch_execute("SELECT 1")?,
+            }
+            Ok(())
+        };
+        if self.writer.is_some() {
+            return ping();
+        }
+        on_blocking_pool(ping).await
     }
 }
+
+/// How a transaction ended, for the decision to run it again.
+enum Ended {
+    /// Never begun, or rolled back: nothing of it remains.
+    RolledBack,
+    /// The commit was sent and failed: it may have committed if the connection was lost.
+    InCommit,
+    Committed,
+}
+
+/// How long a use case waits for a pooled connection before it is answered "unavailable".
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// How long `/readyz` waits for one.
+const PING_WAIT: Duration = Duration::from_secs(2);
 
 /// The cores this process may use (the number of request threads actix starts).
 fn cores() -> u32 {

@@ -455,6 +455,36 @@ mod tests {
         assert_eq!(subjects(&db), vec!["kept".to_owned()]);
     }
 
+    /// The `synchronous` the writer's connection runs with (0 OFF, 1 NORMAL, 2 FULL).
+    fn writer_synchronous(db: &Database) -> i32 {
+        #[derive(QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            synchronous: i32,
+        }
+        db.write_blocking(|tx| {
+            let setting: Setting =
+                diesel::sql_query("PRAGMA synchronous").get_result(&mut tx.conn.0)?;
+            Ok::<_, DbError>(setting.synchronous)
+        })
+        .expect("pragma")
+    }
+
+    #[test]
+    fn the_writer_syncs_every_commit_unless_told_normal() {
+        let (db, _dir) = database();
+        assert_eq!(writer_synchronous(&db), 2, "FULL by default");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = DatabaseUrl::Sqlite(dir.path().join("normal.db").display().to_string());
+        let options = crate::db::DatabaseOptions {
+            pool_size: 2,
+            sqlite_synchronous: crate::db::Synchronous::Normal,
+        };
+        let db = Database::open(&url, options, ()).expect("database");
+        assert_eq!(writer_synchronous(&db), 1, "NORMAL when asked");
+    }
+
     #[test]
     fn readers_cannot_write() {
         let (db, _dir) = database();

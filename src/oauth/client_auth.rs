@@ -22,7 +22,7 @@ const UNKNOWN_IP: &str = "unknown";
 
 /// A refused authentication; `count_failure` names the client_id a wrong secret was
 /// presented for, which must be recorded (see [`record_failure`]) before answering.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AuthFailure {
     pub error: OAuthError,
     pub count_failure: Option<String>,

@@ -59,6 +59,7 @@ fn inactive() -> Introspection {
 }
 
 /// What the presented token turned out to be, before the database is asked.
+#[derive(Clone)]
 enum Presented {
     /// A JWT we signed, not expired.
     AccessToken(Arc<Claims>),

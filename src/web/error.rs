@@ -48,6 +48,12 @@ impl PageError {
         PageError::Internal(Internal::new(cause))
     }
 
+    /// The server's own failure because its database cannot be reached: 503 with
+    /// `Retry-After`, not 500.
+    fn database_unavailable(&self) -> bool {
+        matches!(self, PageError::Internal(internal) if crate::db::unavailable_in(internal))
+    }
+
     fn title_and_message(&self) -> (&'static str, String) {
         match self {
             PageError::NotFound => ("Page not found", "There is nothing at this address.".into()),
@@ -82,6 +88,10 @@ impl PageError {
             PageError::TooManyRequests { retry_after_seconds } => (
                 "Too many attempts",
                 format!("Please wait {} and try again.", describe_wait(*retry_after_seconds)),
+            ),
+            PageError::Internal(_) if self.database_unavailable() => (
+                "Temporarily unavailable",
+                "The service is temporarily unavailable. Please try again in a moment.".into(),
             ),
             PageError::Internal(_) => (
                 "Something went wrong",
@@ -120,6 +130,7 @@ impl ResponseError for PageError {
             PageError::TimedOut => StatusCode::REQUEST_TIMEOUT,
             PageError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             PageError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            _ if self.database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,7 +144,11 @@ impl ResponseError for PageError {
         }
         if let PageError::Internal(internal) = self {
             // The cause is logged once, here, with its chain; the page says nothing of it.
-            tracing::error!(error = %Chain(internal), "request failed");
+            if self.database_unavailable() {
+                tracing::warn!(error = %Chain(internal), "request failed: the database is unavailable");
+            } else {
+                tracing::error!(error = %Chain(internal), "request failed");
+            }
         }
         let (title, message) = self.title_and_message();
         let page = ErrorPage {
@@ -150,6 +165,10 @@ impl ResponseError for PageError {
         } = self
         {
             response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        }
+        if self.database_unavailable() {
+            let retry_after = crate::db::UNAVAILABLE_RETRY_AFTER_SECONDS;
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         match page.render() {
             Ok(body) => response.content_type("text/html; charset=utf-8").body(body),

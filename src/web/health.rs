@@ -16,9 +16,15 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
         Err(error) => {
             tracing::warn!(error = %Chain(&error), "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(
-                serde_json::json!({"status": "unavailable", "reason": "database unreachable"}),
-            )
+            let retry_after = crate::db::UNAVAILABLE_RETRY_AFTER_SECONDS;
+            HttpResponse::ServiceUnavailable()
+                .insert_header((
+                    actix_web::http::header::RETRY_AFTER,
+                    retry_after.to_string(),
+                ))
+                .json(
+                    serde_json::json!({"status": "unavailable", "reason": "database unreachable"}),
+                )
         }
     }
 }

@@ -46,6 +46,17 @@ async fn stripe_webhook(
             }
             HttpResponse::BadRequest().json(json!({ "error": e.to_string() }))
         }
+        Err(e) if crate::db::unavailable_in(&e) => {
+            // Stripe retries on anything but 2xx; nothing was recorded.
+            tracing::warn!(error = %Chain(&e), "webhook not processed: the database is unavailable");
+            let retry_after = crate::db::UNAVAILABLE_RETRY_AFTER_SECONDS;
+            HttpResponse::ServiceUnavailable()
+                .insert_header((
+                    actix_web::http::header::RETRY_AFTER,
+                    retry_after.to_string(),
+                ))
+                .json(json!({"error": "temporarily unavailable; retry later"}))
+        }
         Err(e) => {
             // Stripe retries on anything but 2xx.
             tracing::error!(error = %Chain(&e), "webhook processing failed");

@@ -15,6 +15,7 @@ mod browsable_api;
 mod browser;
 mod customers;
 mod docs;
+mod faults;
 mod guide;
 mod limits;
 mod oauth;

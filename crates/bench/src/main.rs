@@ -47,6 +47,39 @@ struct Options {
     /// Concurrent clients.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// A setting for the server, `NAME=VALUE` (repeatable), e.g. `SQLITE_SYNCHRONOUS=normal`.
+    #[arg(long = "server-env", value_name = "NAME=VALUE", value_parser = parse_setting)]
+    server_env: Vec<(String, String)>,
+    /// Compares values of one setting in the same run, `NAME=A,B[,…]`: each round starts
+    /// a fresh server (and database) per value, in turn, and runs the scenarios on it;
+    /// a summary of the medians over the rounds, and their ratio to the first value's,
+    /// follows the tables.
+    #[arg(long, value_name = "NAME=A,B", value_parser = parse_comparison)]
+    compare: Option<(String, Vec<String>)>,
+    /// Rounds of `--compare` (the values alternate within each round).
+    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    rounds: usize,
+}
+
+fn parse_setting(raw: &str) -> Result<(String, String), String> {
+    let (name, value) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got {raw:?}"))?;
+    if name.is_empty() {
+        return Err(format!("no setting named in {raw:?}"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+fn parse_comparison(raw: &str) -> Result<(String, Vec<String>), String> {
+    let (name, values) = parse_setting(raw)?;
+    let values: Vec<String> = values.split(',').map(str::to_owned).collect();
+    if values.len() < 2 || values.iter().any(String::is_empty) {
+        return Err(format!(
+            "expected NAME=A,B with two values or more, got {raw:?}"
+        ));
+    }
+    Ok((name, values))
 }
 
 /// Every scenario this binary knows, in the order they run by default.
@@ -80,11 +113,12 @@ impl Server {
         binary: &Path,
         database_url: &str,
         emulator: &Emulator,
+        settings: &[(String, String)],
     ) -> Result<(Server, Seed), String> {
         let data_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port()?;
         let master_key = MasterKey::generate();
-        let env: Vec<(&str, String)> = vec![
+        let mut env: Vec<(&str, String)> = vec![
             ("STRIPE_API_BASE", emulator.base_url.clone()),
             ("STRIPE_CONNECT_BASE", emulator.base_url.clone()),
             ("CUSTOMERS_REFRESH_AFTER_SECONDS", "86400".into()),
@@ -106,6 +140,8 @@ impl Server {
             // for hashes instead of being refused for free.
             ("LOGIN_MAX_FAILURES_PER_IP", "100000".into()),
         ];
+        // The settings asked for come last, so they win over the bench's own.
+        env.extend(settings.iter().map(|(k, v)| (k.as_str(), v.clone())));
         let seed = Seed::create(binary, &env)?;
         emulator.configure_platform(database_url, &master_key)?;
         let mut command = Command::new("taskset");
@@ -1209,6 +1245,52 @@ fn run(options: Options) -> Result<(), String> {
         .stdout(Stdio::null())
         .status();
     let binary = server_binary()?;
+    let emulator = Emulator::start(&binary)?;
+    // One run of the scenarios per value compared, round after round; a single run
+    // without `--compare`.
+    let variants: Vec<Option<(String, String)>> = match &options.compare {
+        Some((name, values)) => values
+            .iter()
+            .map(|value| Some((name.clone(), value.clone())))
+            .collect(),
+        None => vec![None],
+    };
+    let rounds = if options.compare.is_some() {
+        options.rounds
+    } else {
+        1
+    };
+    let mut runs: Vec<(usize, Vec<Measurement>)> = Vec::new();
+    for round in 1..=rounds {
+        for (index, variant) in variants.iter().enumerate() {
+            let mut settings = options.server_env.clone();
+            settings.extend(variant.clone());
+            let label = match variant {
+                Some((name, value)) => {
+                    format!("{}, {name}={value}, round {round}", options.database)
+                }
+                None => options.database.clone(),
+            };
+            let results = run_scenarios(&binary, &emulator, &options, &settings, &label)?;
+            print_table(&label, &options, &results);
+            runs.push((index, results));
+        }
+    }
+    if let Some((name, values)) = &options.compare {
+        print_comparison(name, values, &runs);
+    }
+    Ok(())
+}
+
+/// Starts a server with `settings` on a fresh database, prepares the fixture and runs
+/// every scenario asked for.
+fn run_scenarios(
+    binary: &Path,
+    emulator: &Emulator,
+    options: &Options,
+    settings: &[(String, String)],
+    label: &str,
+) -> Result<Vec<Measurement>, String> {
     let data_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let postgres = if options.database == "postgres" {
         Some(PostgresDatabase::create(&options.postgres_url)?)
@@ -1219,35 +1301,38 @@ fn run(options: Options) -> Result<(), String> {
         Some(pg) => pg.url.clone(),
         None => format!("sqlite://{}", data_dir.path().join("bench.db").display()),
     };
-    let emulator = Emulator::start(&binary)?;
-    let (server, seed) = Server::start(&binary, &database_url, &emulator)?;
+    let (server, seed) = Server::start(binary, &database_url, emulator, settings)?;
     eprintln!(
-        "bridgekeeper on {} ({}), {} clients, {} s per scenario after {} s warm-up",
-        server.base_url, options.database, options.concurrency, options.seconds, options.warmup
+        "bridgekeeper on {} ({label}), {} clients, {} s per scenario after {} s warm-up",
+        server.base_url, options.concurrency, options.seconds, options.warmup
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let local = tokio::task::LocalSet::new();
-    let fixture = local.block_on(
-        &runtime,
-        Fixture::prepare(&server.base_url, seed, &emulator),
-    )?;
+    let fixture = local.block_on(&runtime, Fixture::prepare(&server.base_url, seed, emulator))?;
     let fixture = std::rc::Rc::new(fixture);
     let mut results = Vec::new();
     for scenario in &options.scenarios {
         eprintln!("running {scenario} …");
         let measurement =
-            local.block_on(&runtime, measure(&server, &fixture, scenario, &options))?;
+            local.block_on(&runtime, measure(&server, &fixture, scenario, options))?;
         results.push(measurement);
     }
+    // The server stops (SIGTERM) before its database is dropped.
+    drop(server);
+    drop(postgres);
+    Ok(results)
+}
+
+fn print_table(label: &str, options: &Options, results: &[Measurement]) {
     println!(
-        "| scenario ({}) | ops/s | p50 ms | p99 ms | server CPU µs/op (median of {} windows) | window range | errors | RSS MiB |",
-        options.database, options.windows
+        "\n| scenario ({label}) | ops/s | p50 ms | p99 ms | server CPU µs/op (median of {} windows) | window range | errors | RSS MiB |",
+        options.windows
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for m in &results {
+    for m in results {
         println!(
             "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0}–{:.0} | {} | {} |",
             m.scenario,
@@ -1263,7 +1348,7 @@ fn run(options: Options) -> Result<(), String> {
                 .unwrap_or_else(|| "?".into()),
         );
     }
-    for m in &results {
+    for m in results {
         if let Some([(authorize_p50, authorize_p99), (exchange_p50, exchange_p99)]) =
             m.flow_requests
         {
@@ -1274,7 +1359,55 @@ fn run(options: Options) -> Result<(), String> {
             );
         }
     }
-    Ok(())
+}
+
+/// Per scenario and value: each round's CPU per operation and p99, their medians, and
+/// the medians' ratio to the first value's.
+fn print_comparison(name: &str, values: &[String], runs: &[(usize, Vec<Measurement>)]) {
+    let scenarios: Vec<&str> = runs
+        .first()
+        .map(|(_, results)| results.iter().map(|m| m.scenario.as_str()).collect())
+        .unwrap_or_default();
+    println!("\n| scenario | {name} | server CPU µs/op by round | median | ratio | p99 ms by round | median | ratio |");
+    println!("|---|---|---|---:|---:|---|---:|---:|");
+    for scenario in scenarios {
+        let mut baseline: Option<(f64, f64)> = None;
+        for (index, value) in values.iter().enumerate() {
+            let of_value: Vec<&Measurement> = runs
+                .iter()
+                .filter(|(i, _)| *i == index)
+                .filter_map(|(_, results)| results.iter().find(|m| m.scenario == scenario))
+                .collect();
+            let cpu: Vec<f64> = of_value.iter().map(|m| m.server_cpu_us_per_op).collect();
+            let p99: Vec<f64> = of_value.iter().map(|m| m.p99_ms).collect();
+            let (cpu_median, p99_median) = (median(&cpu), median(&p99));
+            let (cpu_base, p99_base) = *baseline.get_or_insert((cpu_median, p99_median));
+            let list = |values: &[f64], digits: usize| {
+                values
+                    .iter()
+                    .map(|v| format!("{v:.digits$}"))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            };
+            println!(
+                "| {scenario} | {value} | {} | {cpu_median:.0} | {:.2} | {} | {p99_median:.2} | {:.2} |",
+                list(&cpu, 0),
+                cpu_median / cpu_base,
+                list(&p99, 2),
+                p99_median / p99_base,
+            );
+        }
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 #[cfg(test)]
@@ -1305,6 +1438,39 @@ mod tests {
             ),
             (10, 5, 2, 32)
         );
+    }
+
+    #[test]
+    fn settings_are_passed_to_the_server_and_compared_by_value() {
+        let options = Options::try_parse_from([
+            "bench",
+            "--server-env",
+            "LOG_LEVEL=warn",
+            "--compare",
+            "SQLITE_SYNCHRONOUS=full,normal",
+            "--rounds",
+            "5",
+        ])
+        .expect("valid options");
+        assert_eq!(options.server_env, [("LOG_LEVEL".into(), "warn".into())]);
+        assert_eq!(
+            options.compare,
+            Some((
+                "SQLITE_SYNCHRONOUS".into(),
+                vec!["full".into(), "normal".into()]
+            ))
+        );
+        assert_eq!(options.rounds, 5);
+        for refused in [
+            &["bench", "--compare", "SQLITE_SYNCHRONOUS=full"][..],
+            &["bench", "--compare", "SQLITE_SYNCHRONOUS"],
+            &["bench", "--server-env", "=x"],
+            &["bench", "--rounds", "0"],
+        ] {
+            assert!(Options::try_parse_from(refused).is_err(), "{refused:?}");
+        }
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     code(500, "internal_error", "the server failed; the cause is logged, never shown"),
     code(502, "stripe_error", "Stripe refused the request for another reason, or its answer could not be read; `message` has Stripe's words, status and request id"),
     code(503, "stripe_unavailable", "Stripe could not be reached, rate-limited or failed after retries; `Retry-After` says when to try again (the cause is logged, never shown)"),
+    code(503, "service_unavailable", "the service cannot reach its database for the moment (an outage or restart); `Retry-After` says when to try again"),
     code(504, "stripe_timeout", "Stripe did not answer in time"),
 ];
 
@@ -116,8 +117,15 @@ impl ApiError {
         }
     }
 
+    /// The server's own failure because its database cannot be reached: answered 503
+    /// with `Retry-After`, not 500.
+    fn database_unavailable(&self) -> bool {
+        matches!(self, ApiError::Internal(internal) if crate::db::unavailable_in(internal))
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
+            _ if self.database_unavailable() => "service_unavailable",
             ApiError::MissingToken => "unauthorized",
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::InvalidToken(_) => "invalid_token",
@@ -164,12 +172,17 @@ impl ResponseError for ApiError {
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Domain { status, .. } => *status,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ if self.database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let message = match self {
+            ApiError::Internal(internal) if self.database_unavailable() => {
+                tracing::warn!(error = %Chain(internal), "API request failed: the database is unavailable");
+                "the service is temporarily unavailable; retry later".to_owned()
+            }
             ApiError::Internal(internal) => {
                 // Logged once, here, with its chain; the answer says nothing of it.
                 tracing::error!(error = %Chain(internal), "API request failed");
@@ -187,6 +200,10 @@ impl ResponseError for ApiError {
                 ..
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+            }
+            ApiError::Internal(_) if self.database_unavailable() => {
+                let retry_after = crate::db::UNAVAILABLE_RETRY_AFTER_SECONDS;
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             ApiError::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, *allow));

@@ -1,6 +1,7 @@
 //! OAuth errors as RFC 6749 §5.2 JSON: `{"error", "error_description"}`, never cached;
 //! 401 with `WWW-Authenticate: Basic` when client authentication failed, 429 with
-//! `Retry-After` when it is throttled, 500 (cause logged, not shown) for our faults.
+//! `Retry-After` when it is throttled, 503 `temporarily_unavailable` with `Retry-After`
+//! when the database cannot be reached, 500 (cause logged, not shown) for our faults.
 //! [`ERROR_CODES`] lists the codes per status for the OpenAPI document.
 
 use actix_web::http::{header, StatusCode};
@@ -28,6 +29,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     ErrorCode { status: 429, code: "temporarily_unavailable", when: "more requests from this address or for this client than its budget (`RATE_LIMIT_OAUTH_PER_IP`, `RATE_LIMIT_OAUTH_PER_CLIENT`); `Retry-After` says when to try again" },
     ErrorCode { status: 429, code: "invalid_client", when: "too many failed client authentications; `Retry-After` says when to try again" },
     ErrorCode { status: 500, code: "server_error", when: "the server failed; the cause is logged, never shown" },
+    ErrorCode { status: 503, code: "temporarily_unavailable", when: "the server cannot reach its database for the moment (an outage or restart); `Retry-After` says when to try again" },
 ];
 
 /// The error body of RFC 6749 §5.2.
@@ -43,14 +45,34 @@ pub fn status(error: &OAuthError) -> StatusCode {
         OAuthError::ClientThrottled { .. } | OAuthError::RateLimited { .. } => {
             StatusCode::TOO_MANY_REQUESTS
         }
+        _ if database_unavailable(error) => StatusCode::SERVICE_UNAVAILABLE,
         OAuthError::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
 }
 
+/// Our failure because the database cannot be reached: the client may try again soon.
+fn database_unavailable(error: &OAuthError) -> bool {
+    matches!(error, OAuthError::ServerError(internal) if crate::db::unavailable_in(internal))
+}
+
 pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
     if let OAuthError::ServerError(internal) = error {
         // Logged once, here, with its chain; the answer says nothing of it.
+        if database_unavailable(error) {
+            tracing::warn!(error = %Chain(internal), "OAuth request failed: the database is unavailable");
+            let retry_after = crate::db::UNAVAILABLE_RETRY_AFTER_SECONDS;
+            return HttpResponse::ServiceUnavailable()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::PRAGMA, "no-cache"))
+                .insert_header((header::RETRY_AFTER, retry_after.to_string()))
+                .json(OAuthErrorBody {
+                    error: "temporarily_unavailable",
+                    error_description: format!(
+                        "the server is temporarily unavailable; retry in {retry_after} seconds"
+                    ),
+                });
+        }
         tracing::error!(error = %Chain(internal), "OAuth request failed");
     }
     let mut response = HttpResponse::build(status(error));
@@ -127,6 +149,24 @@ mod tests {
                 "{error:?} is not in ERROR_CODES"
             );
         }
+    }
+
+    #[test]
+    fn an_unreachable_database_is_answered_503_with_retry_after_and_no_internals() {
+        let cause = crate::db::DbError::Unavailable("connection refused on 10.0.0.7:5432".into());
+        let response = oauth_error_response(&OAuthError::server_error(cause));
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(&b"5"[..])
+        );
+        let body = crate::web::error::body_in_memory(response).expect("a body in memory");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(json["error"], "temporarily_unavailable");
+        assert!(!json.to_string().contains("10.0.0.7"), "{json}");
     }
 
     #[test]
