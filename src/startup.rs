@@ -1,13 +1,15 @@
 //! Wiring: settings in, a running server out. Tests start exactly this (on port 0).
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service};
+use actix_web::http::ConnectionType;
 use actix_web::middleware::{from_fn, Compress};
 use actix_web::{App, HttpServer};
 use stripe_emulator::{EmulatorConfig, EmulatorHandle};
@@ -82,6 +84,8 @@ pub fn open_database(settings: &Settings) -> Result<Database, StartupError> {
 
 pub struct Application {
     server: Server,
+    /// Set at SIGTERM: every answer from then on closes its connection.
+    draining: Arc<AtomicBool>,
     port: u16,
     /// `/metrics` on its own listener (`METRICS_ADDRESS`), and that listener's port.
     metrics: Option<(Server, u16)>,
@@ -194,7 +198,8 @@ impl Application {
             sandbox,
             oauth,
         };
-        let server = run(listener, state.clone(), &master_key)?;
+        let draining = Arc::new(AtomicBool::new(false));
+        let server = run(listener, state.clone(), &master_key, draining.clone())?;
         let metrics = match metrics_listener {
             Some(listener) => Some(run_metrics(listener, state.clone())?),
             None => None,
@@ -211,6 +216,7 @@ impl Application {
         );
         Ok(Self {
             server,
+            draining,
             port,
             metrics,
             state,
@@ -248,8 +254,11 @@ impl Application {
         }
     }
 
-    /// Serves until `shutdown` completes, then stops accepting and finishes in-flight
-    /// requests (up to `SHUTDOWN_TIMEOUT_SECONDS`, 10 by default) before returning.
+    /// Serves until `shutdown` completes, then drains: the listener closes at once (new
+    /// connections are refused), requests already accepted are finished and each
+    /// answer from then on closes its connection (a kept-alive connection carries no
+    /// new request), for up to `SHUTDOWN_TIMEOUT_SECONDS` (10 by default); then the
+    /// workers stop, and this returns.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()>,
@@ -267,6 +276,7 @@ impl Application {
             outcome = &mut server => outcome,
             () = shutdown => {
                 tracing::info!("shutting down gracefully");
+                self.draining.store(true, Ordering::Relaxed);
                 // `stop` sends the command at once; the server future, polled below,
                 // carries it out and completes when the workers are done.
                 drop(handle.stop(true));
@@ -366,6 +376,7 @@ fn run(
     listener: TcpListener,
     state: AppState,
     master_key: &MasterKey,
+    draining: Arc<AtomicBool>,
 ) -> Result<Server, StartupError> {
     let cookie_key = Key::from(&master_key.derive_64("session-cookie"));
     let serves_https = state.settings.serves_https();
@@ -407,6 +418,25 @@ fn run(
                 }
             })
             .default_service(actix_web::web::to(web::middleware::not_found))
+            // Outermost, so that every answer during the drain (errors too) closes its
+            // connection.
+            .wrap_fn({
+                let draining = draining.clone();
+                move |request, service| {
+                    let answer = service.call(request);
+                    let draining = draining.clone();
+                    async move {
+                        let mut answer = answer.await?;
+                        if draining.load(Ordering::Relaxed) {
+                            answer
+                                .response_mut()
+                                .head_mut()
+                                .set_connection_type(ConnectionType::Close);
+                        }
+                        Ok(answer)
+                    }
+                }
+            })
     })
     // After SIGTERM: the listener closes at once (new connections are refused), requests
     // already accepted get this long to finish, and then the workers stop.

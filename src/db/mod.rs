@@ -115,6 +115,7 @@ mod control;
 pub mod customer_subscriptions;
 pub mod customers;
 mod faults;
+mod lock_order;
 pub mod oauth_authorization_codes;
 pub mod oauth_clients;
 pub mod oauth_grants;
@@ -256,9 +257,24 @@ pub enum DbError {
     Commit(#[source] BoxError),
     /// PostgreSQL cannot be reached: the pool holds no connection and the last attempt
     /// to open one failed, so the use case was not tried (an outage is answered at once
-    /// rather than after the pool's wait).
+    /// rather than after the pool's wait); or the connection was lost under a use case
+    /// that could not be run again.
     #[error("the database cannot be reached")]
-    Unavailable(#[source] BoxError),
+    Unavailable(#[source] Unreachable),
+}
+
+/// Why the database could not be reached. It is the cause of
+/// [`DbError::Unavailable`], so [`unavailable_in`] finds it in an error's chain even
+/// through a domain error that wraps a `DbError` transparently (whose `source()` is the
+/// `DbError`'s own cause).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
+impl DbError {
+    pub fn unavailable(why: impl Into<String>) -> Self {
+        DbError::Unavailable(Unreachable(why.into()))
+    }
 }
 
 impl DbError {
@@ -363,7 +379,10 @@ pub fn unavailable_in(error: &(dyn std::error::Error + 'static)) -> bool {
             if matches!(faults::classify(query), Some(faults::Fault::ConnectionLost)) {
                 return true;
             }
-        } else if error.downcast_ref::<r2d2::Error>().is_some() {
+        } else if error.is::<Unreachable>()
+            || error.is::<r2d2::Error>()
+            || error.is::<diesel::ConnectionError>()
+        {
             return true;
         }
         cause = error.source();
@@ -693,15 +712,25 @@ impl<H: AfterUseCase> Database<H> {
         &self,
         wait: Duration,
     ) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
-        if self.writer.is_none()
-            && self.readers.state().connections == 0
-            && !self.reachability.reachable()
-        {
-            return Err(DbError::Unavailable(
-                "the last attempt to connect failed and the pool holds no connection".into(),
-            ));
+        if self.writer.is_some() {
+            return self.readers.get_timeout(wait).map_err(DbError::from);
         }
-        self.readers.get_timeout(wait).map_err(DbError::from)
+        // The wait is cut into slices so that a server found down meanwhile (the
+        // connections in use died and were closed) ends it early.
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if self.readers.state().connections == 0 && !self.reachability.reachable() {
+                return Err(DbError::unavailable(
+                    "the last attempt to connect failed and the pool holds no connection",
+                ));
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.readers.get_timeout(left.min(POOL_WAIT_SLICE)) {
+                Ok(conn) => return Ok(conn),
+                Err(error) if left <= POOL_WAIT_SLICE => return Err(DbError::from(error)),
+                Err(_) => {}
+            }
+        }
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -796,18 +825,43 @@ impl<H: AfterUseCase> Database<H> {
         E: From<DbError>,
     {
         let mut attempt = 1;
+        let mut lost = false;
         loop {
-            let mut conn = self.checkout(POOL_WAIT)?;
+            let mut conn = self.checkout_for(lost)?;
             faults::reset(&mut conn);
             let outcome = use_case.clone()(&mut conn);
             match faults::take(&mut conn) {
                 Some(fault) if attempt < faults::MAX_ATTEMPTS => {
                     faults::before_rerun(fault, attempt, "read");
+                    lost |= fault == faults::Fault::ConnectionLost;
                     attempt += 1;
                 }
+                Some(faults::Fault::ConnectionLost) => return Err(E::from(gave_up())),
                 _ => return outcome,
             }
         }
+    }
+
+    /// A connection for a run: after a lost one, connections are tested before use
+    /// (one round trip each) until one answers, since a server that went away took
+    /// every idle connection of the pool with it.
+    fn checkout_for(
+        &self,
+        after_lost_connection: bool,
+    ) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+        if !after_lost_connection {
+            return self.checkout(POOL_WAIT);
+        }
+        // The pool's connections, and one it opens anew.
+        for _ in 0..=self.readers.max_size() {
+            let mut conn = self.checkout(POOL_WAIT)?;
+            // A failure marks the connection lost (`faults`), so the pool closes it
+            // when it is dropped here.
+            if conn.0.batch_execute("SELECT 1").is_ok() {
+                return Ok(conn);
+            }
+        }
+        Err(DbError::unavailable("no connection of the pool answered"))
     }
 
     /// PostgreSQL: a transaction on a pooled connection, run again when it rolled back
@@ -821,8 +875,9 @@ impl<H: AfterUseCase> Database<H> {
         E: From<DbError>,
     {
         let mut attempt = 1;
+        let mut lost = false;
         loop {
-            let mut conn = self.checkout(POOL_WAIT)?;
+            let mut conn = self.checkout_for(lost)?;
             faults::reset(&mut conn);
             let (outcome, ended) = self.transaction_once(&mut conn, use_case.clone());
             let fault = faults::take(&mut conn);
@@ -831,11 +886,17 @@ impl<H: AfterUseCase> Database<H> {
                 (_, Ended::Committed) | (None, _) => return outcome,
                 // A connection lost while the commit was under way: it may have
                 // committed, and a rerun could apply the use case twice.
-                (Some(faults::Fault::ConnectionLost), Ended::InCommit) => return outcome,
+                (Some(faults::Fault::ConnectionLost), Ended::InCommit) => {
+                    return Err(E::from(DbError::unavailable(
+                        "the connection was lost during the commit, which may or may not have taken effect",
+                    )))
+                }
                 (Some(fault), _) if attempt < faults::MAX_ATTEMPTS => {
                     faults::before_rerun(fault, attempt, "write");
+                    lost |= fault == faults::Fault::ConnectionLost;
                     attempt += 1;
                 }
+                (Some(faults::Fault::ConnectionLost), _) => return Err(E::from(gave_up())),
                 (Some(_), _) => return outcome,
             }
         }
@@ -901,6 +962,12 @@ impl<H: AfterUseCase> Database<H> {
     }
 }
 
+/// The answer of a use case whose connections were lost on every run: whatever error
+/// the use case made of the last failure, the database could not be reached.
+fn gave_up() -> DbError {
+    DbError::unavailable("the connection was lost on every run of the use case")
+}
+
 /// How a transaction ended, for the decision to run it again.
 enum Ended {
     /// Never begun, or rolled back: nothing of it remains.
@@ -912,6 +979,9 @@ enum Ended {
 
 /// How long a use case waits for a pooled connection before it is answered "unavailable".
 const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// How often a wait for a PostgreSQL connection looks whether the server went away.
+const POOL_WAIT_SLICE: Duration = Duration::from_millis(100);
 
 /// How long `/readyz` waits for one.
 const PING_WAIT: Duration = Duration::from_secs(2);

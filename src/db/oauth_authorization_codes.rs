@@ -79,6 +79,7 @@ pub fn delete_expired(
     now: i64,
     used_retention_seconds: i64,
 ) -> QueryResult<usize> {
+    super::lock_order::expired_codes(conn, now, used_retention_seconds)?;
     on_each_backend!(conn, |c| diesel::delete(
         codes::table.filter(
             codes::used_at

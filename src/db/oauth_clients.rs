@@ -135,8 +135,10 @@ pub fn set_secret_hash(
         .execute(c))
 }
 
-/// Deletes the client; codes, grants and tokens go with it (ON DELETE CASCADE).
+/// Deletes the client; codes, grants and tokens go with it (ON DELETE CASCADE), locked
+/// first in the order of `lock_order`.
 pub fn delete(conn: &mut DbConnection, id: ClientPk) -> QueryResult<usize> {
+    super::lock_order::everything_of_client(conn, id)?;
     on_each_backend!(conn, |c| diesel::delete(oauth_clients::table.find(id))
         .execute(c))
 }

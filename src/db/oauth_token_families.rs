@@ -64,7 +64,8 @@ pub fn find_with_grant_state(
 
 /// Moves the family from `generation` to the next, atomically: true for exactly one
 /// of any number of racing refreshes (on PostgreSQL the losers wait for the row lock,
-/// then find the generation moved on).
+/// then find the generation moved on). A refresh locks this one row and no other of
+/// the OAuth tables, so it cannot take part in a deadlock (see `lock_order`).
 pub fn rotate(
     conn: &mut DbConnection,
     id: i64,
@@ -91,7 +92,10 @@ pub fn revoke(conn: &mut DbConnection, family_id: &str, now: i64) -> QueryResult
     .execute(c))
 }
 
+/// Revokes every family of the grant (whose row the caller has updated first: grant,
+/// then families, in the order of `lock_order`).
 pub fn revoke_grant(conn: &mut DbConnection, grant_id: GrantId, now: i64) -> QueryResult<usize> {
+    super::lock_order::families_of_grant(conn, grant_id)?;
     on_each_backend!(conn, |c| diesel::update(
         families::table
             .filter(families::grant_id.eq(grant_id))
@@ -108,6 +112,7 @@ pub fn delete_expired(
     now: i64,
     revoked_before: i64,
 ) -> QueryResult<usize> {
+    super::lock_order::expired_families(conn, now, revoked_before)?;
     on_each_backend!(conn, |c| diesel::delete(
         families::table.filter(
             families::absolute_expires_at

@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn an_unreachable_database_is_answered_503_with_retry_after_and_no_internals() {
-        let cause = crate::db::DbError::Unavailable("connection refused on 10.0.0.7:5432".into());
+        let cause = crate::db::DbError::unavailable("connection refused on 10.0.0.7:5432");
         let response = oauth_error_response(&OAuthError::server_error(cause));
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(

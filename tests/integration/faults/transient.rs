@@ -229,3 +229,69 @@ async fn the_token_families_of_one_grant_never_deadlock_whatever_runs_at_once() 
         assert_eq!(deadlocks, 0, "PostgreSQL had to break a deadlock");
     }
 }
+
+/// A code exchange holds its code's row and then needs its grant's (a share lock, by
+/// the new family's foreign key); a client's deletion cascades from the grant to the
+/// codes. Unordered, the two wait for each other. The deletion locks the codes first
+/// (`db::lock_order`), so the exchange finishes and the deletion follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_a_client_while_its_code_is_exchanged_does_not_deadlock() {
+    use bridgekeeper::db::{oauth_authorization_codes, oauth_token_families};
+
+    let app = TestApp::spawn().await;
+    let (user, client) = business_with_spa(&app).await;
+    let code = code_for(&app, &authorize_query(&client.client_id, &Pkce::new(), &[])).await;
+    let code_hash = bridgekeeper::oauth::code::lookup_key(&app.state.oauth.hasher, &code);
+    let claimed = Arc::new(AtomicUsize::new(0));
+    // The exchange's two steps, with a pause between them in which the deletion starts.
+    let exchange = {
+        let claimed = claimed.clone();
+        move |tx: &mut bridgekeeper::events::Tx<'_>| {
+            let family_id =
+                bridgekeeper::crypto::time_ordered_id(bridgekeeper::clock::unix_micros());
+            let Some(row) = oauth_authorization_codes::claim(tx.conn, &code_hash, &family_id, 1)?
+            else {
+                return Ok::<_, DbError>(false);
+            };
+            claimed.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(300));
+            oauth_token_families::insert(
+                tx.conn,
+                &oauth_token_families::NewOAuthTokenFamily {
+                    family_id: &family_id,
+                    client_pk: row.client_pk,
+                    user_id: row.user_id,
+                    grant_id: row.grant_id,
+                    scope: &row.scope,
+                    refresh_salt: None,
+                    generation: 1,
+                    rotated_at: 1,
+                    idle_expires_at: i64::MAX,
+                    absolute_expires_at: i64::MAX,
+                },
+            )?;
+            Ok(true)
+        }
+    };
+    let deletion = async {
+        let started = Instant::now();
+        while claimed.load(Ordering::SeqCst) == 0 && started.elapsed() < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        bridgekeeper::oauth::clients::delete(
+            &app.state.db,
+            &app.state.oauth.cors,
+            Some(user.id),
+            client.client_id.clone(),
+            Actor::system("test"),
+            app.clock_now(),
+        )
+        .await
+    };
+    let (exchanged, deleted) = tokio::join!(app.state.db.write(exchange), deletion);
+    exchanged.expect("the exchange");
+    deleted.expect("the deletion");
+    if let Some(deadlocks) = deadlocks_detected(&app).await {
+        assert_eq!(deadlocks, 0, "PostgreSQL had to break a deadlock");
+    }
+}
