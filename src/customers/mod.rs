@@ -362,15 +362,17 @@ impl Customers {
         customer_id: &str,
     ) -> Result<CustomerDocument, CustomerError> {
         let customer_id = parse_customer_id(customer_id)?;
-        // The record, its connection and its subscriptions in one read: the common,
-        // cached case.
+        // The record with its connection (when live), then its subscriptions, in one
+        // read: the common, cached case.
         let id = customer_id.clone();
         let (record, live, subscriptions) = self
             .db
             .read(move |conn| {
-                let record =
-                    records::find(conn, user_id, &id)?.ok_or(CustomerError::NotRecorded(id))?;
-                let live = live_connection(conn, user_id)?;
+                let (record, live) = records::find_with_live_connection(conn, user_id, &id)?
+                    .ok_or(CustomerError::NotRecorded(id))?;
+                // At most one connection of a business is live (a unique index holds
+                // it), so the record's, when live, is the business's.
+                let live = live.map(Live::from);
                 let subscriptions = customer_subscriptions::for_customer(conn, record.id)?;
                 Ok::<_, CustomerError>((record, live, subscriptions))
             })

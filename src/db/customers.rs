@@ -1,7 +1,8 @@
 use diesel::prelude::*;
 
-use super::schema::customers;
-use super::types::{ConnectionId, CustomerPk, UserId};
+use super::schema::{customers, stripe_connections};
+use super::stripe_connections::StripeConnection;
+use super::types::{ConnectionId, ConnectionStatus, CustomerPk, UserId};
 use super::DbConnection;
 
 /// A customer a business recorded, with the customer-level fields last seen at Stripe.
@@ -60,6 +61,30 @@ pub fn insert_if_absent(conn: &mut DbConnection, new: &NewCustomerRecord<'_>) ->
         .on_conflict((customers::user_id, customers::customer_id))
         .do_nothing();
     Ok(on_each_backend!(conn, |c| insert.execute(c))? == 1)
+}
+
+/// The record and, when the connection it is keyed to is live, that connection: in one
+/// query (the cached read's).
+pub fn find_with_live_connection(
+    conn: &mut DbConnection,
+    user_id: UserId,
+    customer_id: &str,
+) -> QueryResult<Option<(CustomerRecord, Option<StripeConnection>)>> {
+    on_each_backend!(conn, |c| customers::table
+        .left_join(
+            stripe_connections::table.on(stripe_connections::id
+                .nullable()
+                .eq(customers::connection_id)
+                .and(stripe_connections::status.eq(ConnectionStatus::Connected))),
+        )
+        .filter(customers::user_id.eq(user_id))
+        .filter(customers::customer_id.eq(customer_id))
+        .select((
+            CustomerRecord::as_select(),
+            Option::<StripeConnection>::as_select(),
+        ))
+        .first(c)
+        .optional())
 }
 
 pub fn find(
